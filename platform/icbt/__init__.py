@@ -1,0 +1,116 @@
+"""The tailored ICBT platform. ``create_app(config)`` builds one application."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from flask import Flask, request
+from flask_login import current_user
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the app from ``config``: a config object (see config.py) or a mapping.
+
+    Without ``config`` the embedded default is used (``config.load_config()``).
+    """
+    if config is None:
+        from config import load_config  # the top-level config.py beside wsgi.py
+
+        config = load_config()
+    settings: Mapping[str, Any] = config if isinstance(config, Mapping) else config.as_dict()
+
+    app = Flask(__name__, instance_path=str(settings["INSTANCE_PATH"]))
+    app.config.from_mapping(settings)
+    app.config.setdefault("SOFTWARE_VERSION", __version__)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+
+    from icbt.labels import register_filters
+
+    register_filters(app)
+
+    from icbt.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from icbt.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from icbt import models  # noqa: F401  (complete metadata before anything queries)
+    from icbt.extensions import babel, csrf, db, login_manager, queue
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    queue.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page explains itself
+
+    from icbt.auth.session import load_user
+
+    login_manager.user_loader(load_user)
+
+    from icbt import tasks  # noqa: F401  (register background tasks on the queue)
+
+
+def _select_locale() -> str | None:
+    languages = tuple(request.accept_languages.values()) if request else ()
+    supported = ("en",)
+    return request.accept_languages.best_match(supported) if languages else "en"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from icbt.admin.routes import bp as admin_bp
+    from icbt.auth.routes import bp as auth_bp
+    from icbt.patients.routes import bp as patient_bp
+    from icbt.therapists.routes import bp as therapist_bp
+    from icbt.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(patient_bp)
+    app.register_blueprint(therapist_bp)
+    app.register_blueprint(admin_bp)
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from icbt.extensions import db
+
+    @app.after_request
+    def _commit_and_secure(response):  # type: ignore[no-untyped-def]
+        # One commit per request: services flush, the request commits when it succeeded.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if current_user and current_user.is_authenticated and not request.path.startswith("/static/"):
+            headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,7 @@
+"""Every model, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
+from icbt.audit.models import AuditEvent
+from icbt.db import Base
+from icbt.trials.models import Participant, Trial
+from icbt.users.models import User
+
+__all__ = ["Base", "AuditEvent", "Participant", "Trial", "User"]

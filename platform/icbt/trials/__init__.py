@@ -1,0 +1,1 @@
+"""Trials, their participants, arms and (in later work) randomisation."""

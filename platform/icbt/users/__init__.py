@@ -1,0 +1,1 @@
+"""Accounts: who can log in, with which role."""

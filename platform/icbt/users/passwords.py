@@ -1,0 +1,41 @@
+"""Password hashing with Argon2id (argon2-cffi); parameters come from configuration."""
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import current_app
+
+_hashers: dict[tuple[int, int, int], PasswordHasher] = {}
+
+
+def _hasher() -> PasswordHasher:
+    params = current_app.config["PASSWORD_HASH"]
+    key = (params["time_cost"], params["memory_cost"], params["parallelism"])
+    if key not in _hashers:
+        _hashers[key] = PasswordHasher(
+            time_cost=key[0], memory_cost=key[1], parallelism=key[2]
+        )
+    return _hashers[key]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher().check_needs_rehash(password_hash)
+
+
+# A hash to verify against when the account does not exist, so that an unknown e-mail
+# costs the same time as a wrong password (no user enumeration by timing).
+def dummy_verify(password: str) -> None:
+    if "icbt.dummy_hash" not in current_app.extensions:
+        current_app.extensions["icbt.dummy_hash"] = hash_password("not-a-real-account-password")
+    verify_password(current_app.extensions["icbt.dummy_hash"], password)
