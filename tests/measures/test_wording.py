@@ -102,7 +102,8 @@ def test_the_installed_wording_is_shown_with_its_copyright_and_recorded(runner, 
                                       start_date=dt.date.today() + dt.timedelta(days=3))
     services.materialise_schedule(db.session, participant)
     db.session.commit()
-    pre = db.session.scalar(select(Administration).where(Administration.instrument_id == "core-om"))
+    pre = db.session.scalar(select(Administration).where(Administration.instrument_id == "core-om",
+                                                         Administration.timepoint == "pre"))
     before = login_as(participant.user).get(f"/me/questionnaires/{pre.id}").get_data(as_text=True)
     assert "Isolation" in before and COPYRIGHT not in before  # our labels, no copyright line
     runner.invoke(args=["instruments", "install", str(_write(tmp_path, made_up_core_om())), "--trial", "alpha"])
