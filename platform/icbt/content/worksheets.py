@@ -80,7 +80,7 @@ def is_empty(raw: Raw) -> bool:
     return all((v == [] if isinstance(v, list) else v == "") for v in raw.values())
 
 
-def _check_value(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
+def check_value(spec: FieldSpec, text: str) -> tuple[Any, str | None]:
     """(typed value or None, error message or None) for one non-list field."""
     if text == "":
         if spec.required:
@@ -125,7 +125,7 @@ def validate(worksheet: Worksheet, raw: Raw) -> tuple[dict[str, Any], dict[str, 
             for r, row in enumerate(rows):
                 clean_row = {}
                 for col in spec.columns:
-                    value, error = _check_value(col, row.get(col.id, ""))
+                    value, error = check_value(col, row.get(col.id, ""))
                     if error:
                         errors[input_name(spec.id, r, col.id)] = error
                     clean_row[col.id] = value
@@ -137,7 +137,7 @@ def validate(worksheet: Worksheet, raw: Raw) -> tuple[dict[str, Any], dict[str, 
                 errors[input_name(spec.id)] = str(_l("Please use at most %(n)d rows.", n=spec.max_rows))
             data[spec.id] = clean_rows
         else:
-            value, error = _check_value(spec, raw.get(spec.id, ""))
+            value, error = check_value(spec, raw.get(spec.id, ""))
             if error:
                 errors[input_name(spec.id)] = error
             data[spec.id] = value

@@ -80,7 +80,7 @@ def intake():  # type: ignore[no-untyped-def]
     form = ScreeningForm()
     if form.validate_on_submit():
         try:
-            _, created = submit_screening(db.session, participant, ratings=form.ratings(),
+            _screening, created = submit_screening(db.session, participant, ratings=form.ratings(),
                                           free_text=form.free_text.data or "")
         except IntakeError:
             abort(400)

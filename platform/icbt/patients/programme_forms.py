@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from icbt.intake.services import FREE_TEXT_MAX, RATING_MAX, RATING_MIN
 from icbt.tailoring.problems import PROBLEM_KEYS, PROBLEM_QUESTIONS
 
-RATING_CHOICES = [(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
+RATING_CHOICES = [SelectChoice(str(n), str(n)) for n in range(RATING_MIN, RATING_MAX + 1)]
 
 
 class ScreeningForm(FlaskForm):

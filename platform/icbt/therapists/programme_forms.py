@@ -4,25 +4,30 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from icbt.intake.services import REASON_MAX
 from icbt.tailoring.problems import PROBLEM_KEYS, PROBLEM_LABELS, SEVERITIES, problem_label, severity_label
 from icbt.treatment.services import REASON_MIN
 
 
-def _problem_choices():  # type: ignore[no-untyped-def]
-    return [("", _l("Choose…"))] + [(k, problem_label(k)) for k in PROBLEM_KEYS]
+def choices(pairs) -> list[SelectChoice]:  # type: ignore[no-untyped-def]
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
-def _severity_choices():  # type: ignore[no-untyped-def]
-    return [(s, severity_label(s)) for s in SEVERITIES]
+def _problem_choices() -> list[SelectChoice]:
+    return choices([("", _l("Choose…"))] + [(k, problem_label(k)) for k in PROBLEM_KEYS])
+
+
+def _severity_choices() -> list[SelectChoice]:
+    return choices((s, severity_label(s)) for s in SEVERITIES)
 
 
 class AssessmentForm(FlaskForm):
     eligible = RadioField(
         _l("Can this person take part?"),
-        choices=[("yes", _l("Yes, eligible")), ("no", _l("No, not eligible"))],
+        choices=choices([("yes", _l("Yes, eligible")), ("no", _l("No, not eligible"))]),
         validators=[InputRequired(_l("Choose whether the person is eligible."))],
     )
     primary = SelectField(_l("Primary problem"), choices=[], validate_choice=True, validators=[Optional()])
@@ -37,7 +42,7 @@ class AssessmentForm(FlaskForm):
         self.primary.choices = _problem_choices()
         self.primary_severity.choices = _severity_choices()
         for key in PROBLEM_KEYS:
-            getattr(self, f"comorbid_{key}").choices = [("", _l("Not present"))] + _severity_choices()
+            getattr(self, f"comorbid_{key}").choices = choices([("", _l("Not present"))]) + _severity_choices()
 
     def comorbid_fields(self):  # type: ignore[no-untyped-def]
         return [getattr(self, f"comorbid_{key}") for key in PROBLEM_KEYS]
@@ -46,24 +51,24 @@ class AssessmentForm(FlaskForm):
         return {key: getattr(self, f"comorbid_{key}").data for key in PROBLEM_KEYS
                 if getattr(self, f"comorbid_{key}").data}
 
-    def validate_primary(self, field):  # type: ignore[no-untyped-def]
-        if self.eligible.data == "yes" and not field.data:
-            raise ValidationError(_l("Choose the primary problem."))
-
-    def validate_primary_severity(self, field):  # type: ignore[no-untyped-def]
-        if self.eligible.data == "yes" and not field.data:
-            raise ValidationError(_l("Choose how severe the primary problem is."))
-
-    def validate_reason(self, field):  # type: ignore[no-untyped-def]
-        if self.eligible.data == "no" and not (field.data or "").strip():
-            raise ValidationError(_l("Say why the person is not eligible."))
-
     def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        # Which fields are needed depends on the answer to "eligible", so it is checked here
+        # (an Optional() field would skip an inline validate_<field>).
         ok = super().validate(extra_validators)
+        eligible = self.eligible.data == "yes"
+        if eligible and not self.primary.data:
+            self.primary.errors = [*self.primary.errors, _l("Choose the primary problem.")]
+            ok = False
+        if eligible and not self.primary_severity.data:
+            self.primary_severity.errors = [*self.primary_severity.errors, _l("Choose how severe the primary problem is.")]
+            ok = False
+        if self.eligible.data == "no" and not (self.reason.data or "").strip():
+            self.reason.errors = [*self.reason.errors, _l("Say why the person is not eligible.")]
+            ok = False
         primary = self.primary.data
-        if primary and getattr(self, f"comorbid_{primary}").data:
-            getattr(self, f"comorbid_{primary}").errors.append(
-                _l("The primary problem cannot also be comorbid."))
+        if primary and primary in PROBLEM_KEYS and getattr(self, f"comorbid_{primary}").data:
+            field = getattr(self, f"comorbid_{primary}")
+            field.errors = [*field.errors, _l("The primary problem cannot also be comorbid.")]
             ok = False
         return ok
 
@@ -80,7 +85,7 @@ _REASON = [
 class PlanChangeForm(FlaskForm):
     action = RadioField(
         _l("Change"),
-        choices=[("add", _l("Add a module")), ("remove", _l("Remove a module")), ("move", _l("Move a module"))],
+        choices=choices([("add", _l("Add a module")), ("remove", _l("Remove a module")), ("move", _l("Move a module"))]),
         validators=[InputRequired(_l("Choose what to change."))],
     )
     module = SelectField(_l("Module"), choices=[], validators=[InputRequired(_l("Choose a module."))])

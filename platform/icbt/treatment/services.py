@@ -67,15 +67,17 @@ def module_keys(plan: ModulePlan) -> list[str]:
 
 def _item_for(session: Session, plan: ModulePlan, module: Module, position: int, reason: Reason) -> PlanItem:
     version = snapshot_module(session, module)
-    return PlanItem(plan=plan, position=position, module_key=module.id, module_version_id=version.id,
+    item = PlanItem(position=position, module_key=module.id, module_version_id=version.id,
                     module_version=version, version=module.version, content_hash=module.content_hash,
                     reason=reason.to_dict())
+    plan.items.append(item)
+    return item
 
 
 # ------------------------------------------------------------------ proposing and changing
 
 def propose_plan(session: Session, participant: Participant, *, actor: Any = None, crossover: bool = False,
-                 content: ContentStore | None = None) -> ModulePlan:
+                 content: ContentStore | None = None, at: dt.datetime | None = None) -> ModulePlan:
     """Run the tailoring engine on the current profile and store the proposal (status "proposed")."""
     content = _content(content)
     existing = session.scalar(select(ModulePlan).where(
@@ -92,7 +94,8 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
         content.rules,
     )
     library = content.library()
-    plan = ModulePlan(participant_id=participant.id, is_crossover=crossover, status="proposed",
+    at = at or utcnow()
+    plan = ModulePlan(participant_id=participant.id, is_crossover=crossover, status="proposed", created_at=at,
                       profile_id=profile.id, proposal=proposal.to_dict(), rules_version=proposal.rules_version)
     session.add(plan)
     for position, entry in enumerate(proposal.entries, start=1):
@@ -101,7 +104,7 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
             raise PlanError(f"module {entry.module_id!r} is not in the library")
         _item_for(session, plan, module, position, entry.reason)
     session.flush()
-    session.add(PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action="propose",
+    session.add(PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action="propose", at=at,
                            reason="Proposed by the tailoring engine", modules_after=proposal.module_ids))
     session.flush()
     record(session, "plan.propose", actor=actor, target=plan, participant=participant,
@@ -130,7 +133,7 @@ def _renumber(session: Session, plan: ModulePlan, ordered: list[PlanItem]) -> No
 
 def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, module_key: str,
                 reason: str, today: dt.date, position: int | None = None,
-                content: ContentStore | None = None) -> PlanChange:
+                content: ContentStore | None = None, at: dt.datetime | None = None) -> PlanChange:
     """Add, remove or move one module, with the therapist's reason. Every change is stored.
 
     Open modules (by date or unlocked early) stay where they are; the fixed first and last
@@ -148,7 +151,7 @@ def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, 
     first_free = max(frozen + 1, 2 if before and before[0] == rules.first else 1)
     last_free = n - 1 if before and before[-1] == rules.last else n  # last position a movable module may take
     by_key = {i.module_key: i for i in items}
-    change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action=action,
+    change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action=action, at=at or utcnow(),
                         module_key=module_key, reason=reason, modules_before=before)
     if module_key in (rules.first, rules.last):
         raise PlanError("the first and last modules are fixed")
@@ -216,7 +219,7 @@ def plan_participant(plan: ModulePlan) -> Participant:
 
 
 def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: dt.date, today: dt.date,
-                 note: str = "") -> PlanChange:
+                 note: str = "", at: dt.datetime | None = None) -> PlanChange:
     """Approve a proposed plan with the date its first module opens."""
     if plan.approved:
         raise PlanError("the plan is already approved")
@@ -227,8 +230,9 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
     if start_date > today + dt.timedelta(days=MAX_DAYS_AHEAD):
         raise PlanError(f"the start date must be within {MAX_DAYS_AHEAD} days")
     participant = plan_participant(plan)
+    at = at or utcnow()
     plan.status = "approved"
-    plan.approved_at = utcnow()
+    plan.approved_at = at
     plan.approved_by_id = getattr(actor, "id", None)
     plan.start_date = start_date
     if not plan.is_crossover and participant.start_date is None:
@@ -236,7 +240,7 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
     if participant.status in (ParticipantStatus.RANDOMISED.value, ParticipantStatus.COMPLETED.value):
         participant.status = ParticipantStatus.ACTIVE.value
     keys = module_keys(plan)
-    change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action="approve",
+    change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action="approve", at=at,
                         reason=clean_user_text(note, REASON_MAX) or "Approved", modules_before=keys,
                         modules_after=keys)
     session.add(change)
