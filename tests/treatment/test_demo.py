@@ -53,6 +53,8 @@ def test_the_demo_seeds_every_stage_consistently(app, client) -> None:
             assert plan.status == "proposed"
         else:
             assert plan.status == "approved" and plan.start_date == p.start_date
+    # The demo's stages stay as the foundation set them (approving a plan does not rewrite them).
+    assert {p.status for p in people if p.arm == "treatment"} == {"randomised", "active", "completed"}
     crossovers = [pl for (pid, crossed), pl in plans.items() if crossed]
     assert len(crossovers) == 1 and crossovers[0].status == "approved"
 

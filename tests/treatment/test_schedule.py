@@ -76,3 +76,14 @@ def test_the_first_module_opens_on_the_start_date(app, in_treatment, login_as, f
     assert client.get(f"/me/modules/{plan.items[0].id}/pages/1").status_code == 302
     frozen_now(dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc))
     assert client.get(f"/me/modules/{plan.items[0].id}/pages/1").status_code == 200
+
+
+def test_current_week_service(app, in_treatment, frozen_now) -> None:
+    from icbt.extensions import db
+    from icbt.treatment.services import current_week
+
+    participant, _ = in_treatment(START)
+    frozen_now(dt.datetime(2026, 3, 15, 22, 59, tzinfo=dt.timezone.utc))  # Sunday 23:59 in Stockholm
+    assert current_week(db.session, participant) == 2
+    frozen_now(dt.datetime(2026, 3, 15, 23, 0, tzinfo=dt.timezone.utc))  # Monday 00:00 in Stockholm
+    assert current_week(db.session, participant) == 3

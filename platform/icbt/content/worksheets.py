@@ -146,7 +146,7 @@ def validate(worksheet: Worksheet, raw: Raw) -> tuple[dict[str, Any], dict[str, 
     return data, errors
 
 
-def rows_to_show(spec: FieldSpec, raw_rows: list[dict[str, str]], *, spare: int = 1, minimum: int = 3) -> int:
+def rows_to_show(spec: FieldSpec, raw_rows: list[dict[str, str]], *, spare: int = 1, minimum: int = 1) -> int:
     """How many row inputs to show: the filled rows plus a spare one, within the limits."""
     return max(1, min(spec.max_rows, max(spec.min_rows, minimum, len(raw_rows) + spare)))
 

@@ -209,7 +209,8 @@ def autosave(item_id: int, worksheet_id: str):  # type: ignore[no-untyped-def]
 @bp.app_template_global()
 def patient_programme_summary(participant: Participant) -> dict[str, Any]:
     """What the patient's dashboard shows of the programme (used by patient/_programme.html)."""
-    summary: dict[str, Any] = {"needs_screening": False, "progress": None, "waiting": False}
+    summary: dict[str, Any] = {"needs_screening": False, "progress": None, "waiting": False,
+                               "waitlist": participant.arm == "waitlist"}
     if participant.status == ParticipantStatus.APPLICANT.value and screening_of(db.session, participant) is None:
         summary["needs_screening"] = True
     the_plan = plan_for(db.session, participant)

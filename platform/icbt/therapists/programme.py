@@ -92,7 +92,8 @@ def _render_plan(participant: Participant, change_form: PlanChangeForm | None = 
     progress = plan_progress(db.session, the_plan, today) if the_plan else None
     library = store().library()
     change_form = change_form or PlanChangeForm()
-    change_form.module.choices = choices((m.id, f"{m.title} ({m.id})") for m in sorted(library, key=lambda m: m.title))
+    change_form.module.choices = choices([("", _("Choose…"))] + [
+        (m.id, f"{m.title} ({m.id})") for m in sorted(library, key=lambda m: m.title)])
     approve_form = approve_form or ApproveForm()
     if approve_form.start_date.data is None:
         approve_form.start_date.data = today
@@ -133,7 +134,7 @@ def change(participant_id: int):  # type: ignore[no-untyped-def]
     participant = get_participant_or_404(participant_id)
     the_plan = _plan_or_404(participant)
     form = PlanChangeForm()
-    form.module.choices = choices((m.id, m.title) for m in store().library())
+    form.module.choices = choices([("", "")] + [(m.id, m.title) for m in store().library()])
     if not form.validate_on_submit():
         return _render_plan(participant, change_form=form, status=200)
     try:

@@ -237,7 +237,9 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
     plan.start_date = start_date
     if not plan.is_crossover and participant.start_date is None:
         participant.start_date = start_date
-    if participant.status in (ParticipantStatus.RANDOMISED.value, ParticipantStatus.COMPLETED.value):
+    # Randomised -> in the programme; a waiting-list participant crossing over starts again.
+    if participant.status == ParticipantStatus.RANDOMISED.value or (
+            plan.is_crossover and participant.status == ParticipantStatus.COMPLETED.value):
         participant.status = ParticipantStatus.ACTIVE.value
     keys = module_keys(plan)
     change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action="approve", at=at,
@@ -502,3 +504,13 @@ def plan_progress(session: Session, plan: ModulePlan, today: dt.date) -> PlanPro
             homework=homework.get(item.id, {}),
         ))
     return PlanProgress(plan=plan, today=today, items=progress)
+
+
+def current_week(session: Session, participant: Participant, *, at: dt.datetime | None = None) -> int:
+    """The participant's treatment week today in the trial's time zone (0: no approved plan or not started)."""
+    from icbt.treatment.clock import trial_today
+
+    plan = plan_for(session, participant)
+    if plan is None or not plan.approved:
+        return 0
+    return treatment_week(plan.start_date, trial_today(participant.trial.timezone, at))
