@@ -108,7 +108,8 @@ def test_three_to_six_pages_with_titles_and_text(path):
     assert 3 <= len(pages) <= 6, f"{path.name}: {len(pages)} pages"
     for title, body in pages:
         assert title, f"{path.name}: empty page title"
-        assert len(body.split()) >= 100, f"{path.name}: page '{title}' is very short"
+        words = len(body.split())
+        assert 100 <= words <= 420, f"{path.name}: page '{title}' has {words} words"
 
 
 @pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.stem)
@@ -134,7 +135,11 @@ def test_worksheets_and_fields(path):
             assert field["type"] in FIELD_TYPES, where
             assert isinstance(field.get("label"), str) and field["label"].strip(), where
             if field["type"] in ("number", "scale"):
+                assert isinstance(field.get("min"), (int, float)), where
+                assert isinstance(field.get("max"), (int, float)), where
                 assert field["min"] < field["max"], where
+            if field["type"] == "text":
+                assert isinstance(field.get("max_length"), int), f"{where}: no max_length"
             if field["type"] == "scale":
                 assert field.get("min_label") and field.get("max_label"), where
             if field["type"] == "choice":
@@ -160,3 +165,22 @@ def test_html_detector_catches_tags():
     assert HTML_TAG_RE.search("a <b>bold</b> word")
     assert HTML_TAG_RE.search('<img src="x">')
     assert not HTML_TAG_RE.search("fear < 5 and mood > 3")
+
+
+# Safety text that must not get lost in an edit: (module, words that must all appear).
+SAFETY_TEXT = [
+    ("intro", ["emergency", "around the clock"]),
+    ("trauma-1", ["emergency", "specialist", "on your own"]),
+    ("activation-1", ["emergency"]),
+    ("sleep-1", ["bipolar", "epilepsy", "never less than 6 hours"]),
+    ("panic-2", ["epilepsy", "talk to your doctor"]),
+    ("relapse-prevention", ["emergency"]),
+]
+
+
+@pytest.mark.parametrize("module_id,phrases", SAFETY_TEXT, ids=[m for m, _ in SAFETY_TEXT])
+def test_safety_text_is_present(module_id, phrases):
+    _, pages = split_module(EN_DIR / f"{module_id}.md")
+    text = " ".join(body for _, body in pages).lower().replace("**", "")
+    for phrase in phrases:
+        assert phrase.lower() in text, f"{module_id}: safety text {phrase!r} is missing"
