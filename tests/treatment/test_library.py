@@ -173,3 +173,26 @@ def test_rendered_markdown_is_sanitised(markdown: str, absent: str, present: str
     html = render_markdown(markdown)
     assert absent not in html
     assert present in html
+
+
+def test_content_check_finds_a_module_changed_without_a_version_bump(app, database_url, tmp_path: Path) -> None:
+    from icbt.content import store
+    from icbt.content.services import snapshot_module
+    from icbt.extensions import db
+
+    modules = write_library(tmp_path / "modules")
+    first = make_test_app(database_url, tmp_path, MODULES_DIR=modules)
+    with first.app_context():
+        snapshot_module(db.session, store().library().get("panic-1"))
+        db.session.commit()
+        assert first.test_cli_runner().invoke(args=["content", "check"]).exit_code == 0
+    (modules / "en" / "panic-1.md").write_text(module_text("panic-1", body=module_text("x").split("---\n")[-1] + "\nMore.\n"))
+    second = make_test_app(database_url, tmp_path, MODULES_DIR=modules)
+    with second.app_context():
+        result = second.test_cli_runner().invoke(args=["content", "check"])
+    assert result.exit_code == 1
+    assert "panic-1.md: version 1 was changed after it was given to patients" in result.output
+    listing = second.test_cli_runner().invoke(args=["content", "list"])
+    assert "17 modules" in listing.output
+    for other in (first, second):
+        other.extensions["icbt.db"].dispose()

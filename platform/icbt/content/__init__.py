@@ -62,9 +62,11 @@ def init_app(app: Flask) -> None:
     languages = tuple(app.config.get("LANGUAGES") or ("en",))
     app.extensions["icbt.content"] = load_content(Path(app.config["MODULES_DIR"]), languages)
 
+    from icbt.content.cli import content_group
     from icbt.content.filters import register_filters
 
     register_filters(app)
+    app.cli.add_command(content_group)
 
 
 def store() -> ContentStore:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -102,8 +103,8 @@ def record_assessment(session: Session, participant: Participant, *, actor: Any,
     """Store the therapist's assessed profile and move the status to eligible or excluded."""
     if participant.status not in ASSESSABLE:
         if participant.status == ParticipantStatus.APPLICANT.value:
-            raise IntakeError("the screening is not complete yet")
-        raise IntakeError("the participant is already randomised; the profile can no longer change")
+            raise IntakeError(_l("The screening is not complete yet."))
+        raise IntakeError(_l("The participant is already randomised; the profile can no longer change."))
     comorbid = dict(comorbid or {})
     reason = clean_user_text(reason, REASON_MAX)
     if primary is not None and primary not in PROBLEM_KEYS:
@@ -111,11 +112,11 @@ def record_assessment(session: Session, participant: Participant, *, actor: Any,
     if severity is not None and severity not in SEVERITIES:
         raise IntakeError(f"unknown severity {severity!r}")
     if eligible and (primary is None or severity is None):
-        raise IntakeError("an eligible participant needs a primary problem and its severity")
+        raise IntakeError(_l("An eligible participant needs a primary problem and its severity."))
     if not eligible and not reason:
-        raise IntakeError("say why the participant is not eligible")
+        raise IntakeError(_l("Say why the participant is not eligible."))
     if primary in comorbid:
-        raise IntakeError("the primary problem cannot also be comorbid")
+        raise IntakeError(_l("The primary problem cannot also be comorbid."))
     for key, sev in comorbid.items():
         if key not in PROBLEM_KEYS or sev not in SEVERITIES:
             raise IntakeError(f"unknown comorbid problem or severity: {key!r} {sev!r}")

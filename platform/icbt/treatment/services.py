@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -83,10 +84,10 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
     existing = session.scalar(select(ModulePlan).where(
         ModulePlan.participant_id == participant.id, ModulePlan.is_crossover == crossover))
     if existing is not None:
-        raise PlanError("this participant already has a plan")
+        raise PlanError(_l("This participant already has a plan."))
     profile = current_profile(session, participant)
     if profile is None or not profile.eligible or not profile.primary_problem or not profile.primary_severity:
-        raise PlanError("a plan needs an assessed profile with a primary problem")
+        raise PlanError(_l("A plan needs an assessed profile with a primary problem."))
     trial = participant.trial
     proposal = propose(
         Profile.of(profile.primary_problem, profile.primary_severity, profile.comorbid_pairs),
@@ -143,7 +144,7 @@ def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, 
     rules = content.rules
     reason = clean_user_text(reason, REASON_MAX)
     if len(reason) < REASON_MIN:
-        raise PlanError("write the reason for this change")
+        raise PlanError(_l("Write the reason for this change."))
     items = sorted(plan.items, key=lambda i: i.position)
     before = [i.module_key for i in items]
     frozen = frozen_positions(plan, today)
@@ -154,19 +155,19 @@ def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, 
     change = PlanChange(plan_id=plan.id, actor_id=getattr(actor, "id", None), action=action, at=at or utcnow(),
                         module_key=module_key, reason=reason, modules_before=before)
     if module_key in (rules.first, rules.last):
-        raise PlanError("the first and last modules are fixed")
+        raise PlanError(_l("The first and last modules are fixed."))
     if action == "add":
         module = content.library().get(module_key)
         if module is None:
-            raise PlanError("there is no such module")
+            raise PlanError(_l("There is no such module."))
         if module_key in by_key:
-            raise PlanError("this module is already in the plan")
+            raise PlanError(_l("This module is already in the plan."))
         weeks = plan_weeks(plan)
         if n >= weeks:
-            raise PlanError(f"the plan already has {n} modules for {weeks} weeks; remove one first")
+            raise PlanError(_l("The plan already has %(n)d modules for %(weeks)d weeks; remove one first.", n=n, weeks=weeks))
         target = last_free + 1 if position is None else position
         if not first_free <= target <= last_free + 1:
-            raise PlanError(f"a new module can go at position {first_free} to {last_free + 1}")
+            raise PlanError(_l("A new module can go at position %(lo)d to %(hi)d.", lo=first_free, hi=last_free + 1))
         new = _item_for(session, plan, module, 5000,
                         Reason("therapist", note=reason))
         session.flush()
@@ -175,20 +176,20 @@ def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, 
     elif action in ("remove", "move"):
         item = by_key.get(module_key)
         if item is None:
-            raise PlanError("this module is not in the plan")
+            raise PlanError(_l("This module is not in the plan."))
         if item.position <= frozen:
-            raise PlanError("this module is already open to the patient and cannot be moved or removed")
+            raise PlanError(_l("This module is already open to the patient and cannot be moved or removed."))
         change.from_position = item.position
         items.remove(item)
         if action == "remove":
             if session.scalar(select(func.count()).select_from(Homework).where(Homework.plan_item_id == item.id)):
-                raise PlanError("the patient has already started this module's homework")
+                raise PlanError(_l("The patient has already started this module's homework."))
             plan.items.remove(item)
             session.delete(item)
             session.flush()
         else:
             if position is None or not first_free <= position <= last_free:
-                raise PlanError(f"a module can move to position {first_free} to {last_free}")
+                raise PlanError(_l("A module can move to position %(lo)d to %(hi)d.", lo=first_free, hi=last_free))
             items.insert(position - 1, item)
             change.to_position = position
     else:
@@ -222,13 +223,13 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
                  note: str = "", at: dt.datetime | None = None) -> PlanChange:
     """Approve a proposed plan with the date its first module opens."""
     if plan.approved:
-        raise PlanError("the plan is already approved")
+        raise PlanError(_l("The plan is already approved."))
     if not plan.items:
-        raise PlanError("the plan has no modules")
+        raise PlanError(_l("The plan has no modules."))
     if start_date < today:
-        raise PlanError("the start date cannot be in the past")
+        raise PlanError(_l("The start date cannot be in the past."))
     if start_date > today + dt.timedelta(days=MAX_DAYS_AHEAD):
-        raise PlanError(f"the start date must be within {MAX_DAYS_AHEAD} days")
+        raise PlanError(_l("The start date must be within %(n)d days.", n=MAX_DAYS_AHEAD))
     participant = plan_participant(plan)
     at = at or utcnow()
     plan.status = "approved"
@@ -264,11 +265,11 @@ def unlock_early(session: Session, item: PlanItem, *, actor: Any, reason: str, t
     plan = item.plan
     reason = clean_user_text(reason, REASON_MAX)
     if len(reason) < REASON_MIN:
-        raise PlanError("write the reason for opening this module early")
+        raise PlanError(_l("Write the reason for opening this module early."))
     if not plan.approved:
-        raise PlanError("approve the plan first")
+        raise PlanError(_l("Approve the plan first."))
     if item_is_open(plan, item, today):
-        raise PlanError("this module is already open")
+        raise PlanError(_l("This module is already open."))
     item.unlocked_early_at = at or utcnow()
     item.unlocked_early_by_id = getattr(actor, "id", None)
     keys = module_keys(plan)

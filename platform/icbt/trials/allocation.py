@@ -10,6 +10,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -85,7 +86,7 @@ def stratum_of(session: Session, participant: Participant) -> str:
 
         profile = current_profile(session, participant)
         if profile is None or not profile.primary_problem:
-            raise AllocationError("stratified by primary problem, but the participant has no assessed profile")
+            raise AllocationError(_l("The trial is stratified by primary problem, but the participant has no assessed profile."))
         return profile.primary_problem
     return "all"
 
@@ -104,9 +105,9 @@ def randomise(session: Session, participant: Participant, *, actor: Any = None,
     sequence: (trial, stratum, sequence_index) is unique, and a collision retries.
     """
     if allocation_of(session, participant) is not None:
-        raise AllocationError("this participant is already randomised; an allocation is never changed")
+        raise AllocationError(_l("This participant is already randomised; an allocation is never changed."))
     if participant.status != ParticipantStatus.ELIGIBLE.value:
-        raise AllocationError("only participants assessed as eligible can be randomised")
+        raise AllocationError(_l("Only participants assessed as eligible can be randomised."))
     trial = participant.trial
     seed = ensure_seed(session, trial, actor=actor)
     settings = randomisation_settings(trial)
@@ -127,11 +128,11 @@ def randomise(session: Session, participant: Participant, *, actor: Any = None,
                 session.add(allocation)
         except IntegrityError:
             if allocation_of(session, participant) is not None:
-                raise AllocationError("this participant was randomised at the same moment by someone else") from None
+                raise AllocationError(_l("This participant was randomised at the same moment by someone else.")) from None
             continue  # another participant took this place in the sequence: draw the next one
         break
     else:  # pragma: no cover - five collisions in a row
-        raise AllocationError("the randomisation was busy; please try again")
+        raise AllocationError(_l("The randomisation was busy; please try again."))
     participant.arm = arm
     participant.status = ParticipantStatus.RANDOMISED.value
     participant.randomised_at = now
@@ -156,7 +157,7 @@ def import_allocation(session: Session, participant: Participant, arm: str, *, n
     if not note.strip():
         raise AllocationError("an imported allocation needs a note saying where it came from")
     if allocation_of(session, participant) is not None:
-        raise AllocationError("this participant is already randomised; an allocation is never changed")
+        raise AllocationError(_l("This participant is already randomised; an allocation is never changed."))
     allocation = Allocation(trial_id=participant.trial_id, participant_id=participant.id, arm=arm, stratum="all",
                             sequence_index=None, method="imported", note=note.strip(), allocated_at=at or utcnow(),
                             allocated_by_id=getattr(actor, "id", None))
@@ -183,7 +184,7 @@ def cross_over(session: Session, participant: Participant, *, actor: Any = None)
     from icbt.treatment.services import propose_plan
 
     if not can_cross_over(participant):
-        raise AllocationError("only waiting-list participants whose waiting period is over can cross over")
+        raise AllocationError(_l("Only waiting-list participants whose waiting period is over can cross over."))
     plan = propose_plan(session, participant, actor=actor, crossover=True)
     record(session, "participant.crossover", actor=actor, target=participant, detail={"plan_id": plan.id})
     return plan
