@@ -197,3 +197,34 @@ def test_cross_over_keeps_the_waiting_list_allocation(factory, therapist, admin)
     with pytest.raises(Exception):
         cross_over(db.session, participant, actor=admin)
     db.session.rollback()
+
+
+def test_simultaneous_randomisations_take_distinct_places_in_the_sequence(app, factory, therapist, admin) -> None:
+    import threading
+
+    from tests.conftest import login
+
+    trial = factory.trial(settings={"randomisation_seed": 31337})
+    people = [_eligible(factory, therapist, trial) for _ in range(6)]
+    clients = []
+    for _ in people:
+        c = app.test_client()
+        login(c, admin)
+        clients.append(c)
+    barrier = threading.Barrier(len(people))
+    codes: list[int] = []
+
+    def go(c, p) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        codes.append(c.post(f"/admin/randomisation/{p.id}").status_code)
+
+    threads = [threading.Thread(target=go, args=(c, p)) for c, p in zip(clients, people)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [302] * 6
+    rows = db.session.execute(select(Allocation.sequence_index, Allocation.arm)).all()
+    expected = sequence(31337, "all", 6)
+    assert sorted(i for i, _ in rows) == list(range(6))
+    assert all(arm == expected[i] for i, arm in rows)

@@ -98,7 +98,11 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
     at = at or utcnow()
     plan = ModulePlan(participant_id=participant.id, is_crossover=crossover, status="proposed", created_at=at,
                       profile_id=profile.id, proposal=proposal.to_dict(), rules_version=proposal.rules_version)
-    session.add(plan)
+    try:
+        with session.begin_nested():
+            session.add(plan)
+    except IntegrityError:  # proposed by someone else at the same moment
+        raise PlanError(_l("This participant already has a plan.")) from None
     for position, entry in enumerate(proposal.entries, start=1):
         module = library.get(entry.module_id)
         if module is None:  # pragma: no cover - the rules are checked against the library at start-up
@@ -111,6 +115,11 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
     record(session, "plan.propose", actor=actor, target=plan, participant=participant,
            detail={"crossover": crossover, "modules": len(proposal.entries)})
     return plan
+
+
+def _lock(session: Session, plan: ModulePlan) -> None:
+    """Take the plan's row lock (PostgreSQL) and re-read it: changes to one plan happen one at a time."""
+    session.refresh(plan, with_for_update=True)
 
 
 def frozen_positions(plan: ModulePlan, today: dt.date) -> int:
@@ -142,6 +151,7 @@ def change_plan(session: Session, plan: ModulePlan, *, actor: Any, action: str, 
     """
     content = _content(content)
     rules = content.rules
+    _lock(session, plan)
     reason = clean_user_text(reason, REASON_MAX)
     if len(reason) < REASON_MIN:
         raise PlanError(_l("Write the reason for this change."))
@@ -222,6 +232,7 @@ def plan_participant(plan: ModulePlan) -> Participant:
 def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: dt.date, today: dt.date,
                  note: str = "", at: dt.datetime | None = None) -> PlanChange:
     """Approve a proposed plan with the date its first module opens."""
+    _lock(session, plan)
     if plan.approved:
         raise PlanError(_l("The plan is already approved."))
     if not plan.items:
@@ -263,6 +274,8 @@ def unlock_early(session: Session, item: PlanItem, *, actor: Any, reason: str, t
                  at: dt.datetime | None = None) -> PlanChange:
     """Open a module before its week (the therapist's decision, with a reason)."""
     plan = item.plan
+    _lock(session, plan)
+    session.refresh(item)
     reason = clean_user_text(reason, REASON_MAX)
     if len(reason) < REASON_MIN:
         raise PlanError(_l("Write the reason for opening this module early."))

@@ -108,12 +108,15 @@ def randomise(session: Session, participant: Participant, *, actor: Any = None,
         raise AllocationError(_l("This participant is already randomised; an allocation is never changed."))
     if participant.status != ParticipantStatus.ELIGIBLE.value:
         raise AllocationError(_l("Only participants assessed as eligible can be randomised."))
-    trial = participant.trial
+    # One randomisation at a time per trial: the row lock (PostgreSQL; SQLite's write lock
+    # already serialises) makes "count, then take the next place" safe. The unique
+    # (trial, stratum, sequence_index) and the retry below stay as a second guard.
+    trial = session.scalars(select(Trial).where(Trial.id == participant.trial_id).with_for_update()).one()
     seed = ensure_seed(session, trial, actor=actor)
     settings = randomisation_settings(trial)
     stratum = stratum_of(session, participant)
     now = now or utcnow()
-    for _attempt in range(5):
+    for _attempt in range(10):
         index = session.scalar(
             select(func.count()).select_from(Allocation).where(
                 Allocation.trial_id == trial.id, Allocation.stratum == stratum, Allocation.method == "sequence"
@@ -131,7 +134,7 @@ def randomise(session: Session, participant: Participant, *, actor: Any = None,
                 raise AllocationError(_l("This participant was randomised at the same moment by someone else.")) from None
             continue  # another participant took this place in the sequence: draw the next one
         break
-    else:  # pragma: no cover - five collisions in a row
+    else:  # pragma: no cover - ten collisions in a row
         raise AllocationError(_l("The randomisation was busy; please try again."))
     participant.arm = arm
     participant.status = ParticipantStatus.RANDOMISED.value
