@@ -168,5 +168,7 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
     return DemoSummary(created=ctx.created, logins=logins)
 
 
-# Each capability's demo step registers itself on import (order = registration order).
+# Each capability's demo step registers itself on import; steps run in import order
+# (treatment before measures before messaging: later steps build on earlier data).
+from icbt.treatment import demo as _treatment_demo  # noqa: E402,F401
 from icbt.measures import demo as _measures_demo  # noqa: E402,F401

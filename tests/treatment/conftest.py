@@ -1,0 +1,67 @@
+"""Helpers for the treatment tests: participants at each stage, built through the services."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Callable
+
+import pytest
+from flask import Flask
+
+from icbt.content import store
+from icbt.extensions import db
+from icbt.intake.services import record_assessment, submit_screening
+from icbt.tailoring.problems import PROBLEM_KEYS
+from icbt.treatment.models import ModulePlan
+from icbt.treatment.services import approve_plan, propose_plan
+from icbt.trials.allocation import import_allocation
+from icbt.trials.models import Participant
+
+UTC = dt.timezone.utc
+
+
+def set_clock(app: Flask, monkeypatch: pytest.MonkeyPatch, when: dt.datetime) -> None:
+    monkeypatch.setitem(app.config, "CLOCK", lambda: when)
+
+
+@pytest.fixture
+def frozen_now(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[dt.datetime], None]:
+    """Set the clock the treatment pages use (UTC instant)."""
+
+    def _set(when: dt.datetime) -> None:
+        set_clock(app, monkeypatch, when)
+
+    return _set
+
+
+def screen(participant: Participant, **ratings: int) -> None:
+    values = {key: ratings.get(key, 0) for key in PROBLEM_KEYS}
+    submit_screening(db.session, participant, ratings=values, free_text="")
+    db.session.commit()
+
+
+def assess(participant: Participant, therapist: Any, primary: str = "panic", severity: str = "moderate",
+           comorbid: dict[str, str] | None = None) -> None:
+    record_assessment(db.session, participant, actor=therapist, eligible=True, primary=primary,
+                      severity=severity, comorbid=comorbid or {})
+    db.session.commit()
+
+
+@pytest.fixture
+def in_treatment(factory, therapist):  # type: ignore[no-untyped-def]
+    """A participant with an approved plan starting on ``start`` (a date in Europe/Stockholm)."""
+
+    def _make(start: dt.date, *, primary: str = "panic", severity: str = "moderate",
+              comorbid: dict[str, str] | None = None, therapist_user: Any = None,
+              today: dt.date | None = None) -> tuple[Participant, ModulePlan]:
+        who = therapist_user or therapist
+        participant = factory.participant(therapist=who)
+        screen(participant, panic=7)
+        assess(participant, who, primary, severity, comorbid)
+        import_allocation(db.session, participant, "treatment", note="test", actor=who)
+        participant.status = "randomised"
+        plan = propose_plan(db.session, participant, actor=who, content=store())
+        approve_plan(db.session, plan, actor=who, start_date=start, today=today or start)
+        db.session.commit()
+        return participant, plan
+
+    return _make
