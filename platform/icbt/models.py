@@ -1,7 +1,9 @@
 """Every model, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
 from icbt.audit.models import AuditEvent
 from icbt.db import Base
+from icbt.security.models import LoginThrottle, RecoveryCode, SecondFactor, UserSession
 from icbt.trials.models import Participant, Trial
 from icbt.users.models import User
 
-__all__ = ["Base", "AuditEvent", "Participant", "Trial", "User"]
+__all__ = ["Base", "AuditEvent", "Participant", "Trial", "User",
+           "LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
