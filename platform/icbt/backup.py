@@ -165,10 +165,10 @@ def _backup_postgres(app: Flask, url, folder: Path) -> tuple[Path, dict[str, Any
     target = folder / f"icbt-{_stamp()}.dump"
     with engine.connect() as connection:
         server = int(connection.execute(text("SHOW server_version_num")).scalar_one())
-        tool = _check_pg_tool("pg_dump", server)
-        # The manifest and the dump read the same snapshot, so they agree even while the
-        # app keeps writing.
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    tool = _check_pg_tool("pg_dump", server)
+    # The manifest and the dump read the same snapshot, so they agree even while the app
+    # keeps writing.
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
         with connection.begin():
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             args, env = _libpq(url)
