@@ -12,7 +12,6 @@ from icbt import migrate
 from icbt.audit.services import record
 from icbt.backup import table_checksums
 from icbt.db import Base
-from icbt.demo import seed_demo
 from icbt.extensions import db
 from tests.conftest import Factory, make_test_app, scratch_postgres_database
 
@@ -30,8 +29,11 @@ def _rows(app) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
 
 def _fill(app) -> None:  # type: ignore[no-untyped-def]
     with app.app_context():
-        seed_demo(db.session, seed=5)
-        user = Factory().user("therapist", email="t-backup@example.org", name="Åsa \U0001F98A Öberg")
+        factory = Factory()
+        trial = factory.trial(settings={"randomisation_seed": 7, "nested": {"ü": [1, 2.5, None]}})
+        user = factory.user("therapist", email="t-backup@example.org", name="Åsa \U0001F98A Öberg")
+        for i in range(6):
+            factory.participant(trial=trial, therapist=user, arm=("treatment", "waitlist")[i % 2], status="active")
         record(db.session, "auth.login", actor=user, target=user, detail={"reason": "línea ünïcode"})
         db.session.commit()
         db.session.remove()
@@ -45,7 +47,7 @@ def _roundtrip(source, target, tmp_path: Path) -> None:  # type: ignore[no-untyp
     files = [p for p in (tmp_path / "backups").iterdir() if not p.name.endswith(".json")]
     assert len(files) == 1
     manifest = json.loads(Path(f"{files[0]}.json").read_text())
-    assert manifest["revision"] == "0004" and manifest["tables"]["participants"]["rows"] == 54
+    assert manifest["revision"] == "0004" and manifest["tables"]["participants"]["rows"] == 6
     restored = target.test_cli_runner().invoke(args=["restore", str(files[0])])
     assert restored.exit_code == 0, restored.output
     assert "match the manifest" in restored.output

@@ -76,7 +76,7 @@ def test_web_app_and_worker_process_write_concurrently_on_sqlite(tmp_path: Path)
 
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
-    n_worker, n_web = 150, 60
+    n_worker, n_web = 100, 40
     worker = ctx.Process(target=_concurrency_worker.run, args=(url, str(tmp_path / "w"), n_worker, start, results))
     worker.start()
     anonymous, logged_in = web.test_client(), web.test_client()

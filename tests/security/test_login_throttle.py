@@ -160,3 +160,20 @@ def test_login_throttling_on_redis(client, factory, redis_url, monkeypatch) -> N
     from icbt.security.models import LoginThrottle
 
     assert db.session.scalar(select(LoginThrottle)) is None  # nothing in the database
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_separately(app, tmp_path, database_url) -> None:
+    from tests.conftest import make_test_app
+
+    proxied = make_test_app(database_url, tmp_path, TRUSTED_PROXIES=1)
+    client = proxied.test_client()
+
+    def fail(ip: str, i: int) -> int:
+        return client.post("/auth/login", data={"email": f"g{ip}{i}@example.org", "password": "wrong-password-x"},
+                           headers={"X-Forwarded-For": ip}).status_code
+
+    assert [fail("198.51.100.7", i) for i in range(21)][-1] == 429
+    assert fail("198.51.100.8", 0) == 200  # another client behind the same proxy
+    direct = app.test_client()  # without the setting the header is ignored (it could be forged)
+    assert [direct.post("/auth/login", data={"email": f"h{i}@example.org", "password": "wrong-password-x"},
+                        headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(21)][-1] == 429

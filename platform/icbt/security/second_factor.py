@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pyotp
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -134,10 +135,10 @@ def confirm_enrolment(session: Session, user: User, code: str, *, now: dt.dateti
     new recovery codes (shown once). Raises SecondFactorError otherwise."""
     factor = get(session, user)
     if factor is None or factor.pending_secret is None:
-        raise SecondFactorError("Start the setup again: no setup is in progress.")
+        raise SecondFactorError(str(_l("Start the setup again: no setup is in progress.")))
     step = _matching_step(factor.pending_secret, _normalise_code(code), now, None)
     if step is None:
-        raise SecondFactorError("That code does not match. Check the time on your phone and enter the newest code.")
+        raise SecondFactorError(str(_l("That code does not match. Check the time on your phone and enter the newest code.")))
     replaced = factor.secret is not None
     factor.secret = factor.pending_secret
     factor.confirmed_at = now

@@ -1,0 +1,44 @@
+"""Log a demo account in through the real pages (second factor included) and print its
+session cookie as NAME=VALUE, for the scanner's authenticated pass.
+
+    python tools/scan_login.py http://127.0.0.1:5131 admin@demo.example
+"""
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "calm-harbour-2026"
+
+
+def main(base: str, email: str) -> None:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+    def post(path: str, fields: dict[str, str]) -> str:
+        page = opener.open(base + path).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({**fields, "csrf_token": token}).encode()
+        response = opener.open(base + path, data=data)
+        return response.geturl()
+
+    landed = post("/auth/login", {"email": email, "password": PASSWORD})
+    if landed.endswith("/auth/two-factor"):
+        flask = str(Path(sys.executable).parent / "flask")
+        code = subprocess.run([flask, "--app", "wsgi", "users", "totp", email], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()[0]
+        landed = post("/auth/two-factor", {"code": code})
+    if "/auth/" in landed:
+        raise SystemExit(f"login of {email} failed (landed on {landed})")
+    cookie = next(c for c in jar if "session" in c.name)
+    print(f"{cookie.name}={cookie.value}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
