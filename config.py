@@ -80,6 +80,7 @@ class Config:
     SESSION_ABSOLUTE_LIFETIME = 12 * 3600
     REAUTH_MAX_AGE = 5 * 60
     DEVICE_COOKIE_NAME = "icbt_device"
+    FORCE_HTTPS = False  # answer plain HTTP with a redirect to HTTPS (production: behind TLS)
     TOTP_ISSUER = "ICBT platform"
     # Audit detail keys not declared with allow_detail_keys(): an error (True) or dropped
     # with a warning (False, production: an audit call must never break a request).
@@ -135,6 +136,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
     DEVICE_COOKIE_NAME = "__Host-icbt_device"
+    FORCE_HTTPS = True
     AUDIT_STRICT = False
 
     def __init__(self, instance_path: Path | str | None = None) -> None:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # External scan of the running app with wapiti (https://wapiti-scanner.github.io), on
 # loopback only. Installs wapiti into its own virtual environment (never the project's),
-# seeds a throwaway demo instance, serves it with gunicorn, runs an anonymous pass and an
-# authenticated pass per role, and prints wapiti's summaries.
+# seeds a throwaway demo instance, serves it with gunicorn over TLS (a self-signed
+# certificate for 127.0.0.1) with production's cookie and transport settings
+# (tools/scan_wsgi.py), runs an anonymous pass and an authenticated pass per role, and
+# prints wapiti's summaries.
 #
 #   tools/scan.sh                 # port 5131, reports in /tmp/icbt-scan/
 #   PORT=5139 OUT=/tmp/x tools/scan.sh
@@ -15,7 +17,7 @@ OUT=${OUT:-/tmp/icbt-scan}
 VENV=${VENV:-.venv}
 WAPITI_VENV=${WAPITI_VENV:-/tmp/icbt-wapiti-venv}
 MAX_TIME=${MAX_TIME:-420}
-BASE="http://127.0.0.1:${PORT}"
+BASE="https://127.0.0.1:${PORT}"
 export ICBT_INSTANCE="${OUT}/instance"
 
 if [ ! -x "${WAPITI_VENV}/bin/wapiti" ]; then
@@ -26,18 +28,23 @@ fi
 rm -rf "${OUT}"; mkdir -p "${OUT}"
 "${VENV}/bin/flask" --app wsgi db upgrade >/dev/null
 "${VENV}/bin/flask" --app wsgi demo --if-empty >/dev/null
-"${VENV}/bin/gunicorn" -b "127.0.0.1:${PORT}" -w 2 --error-logfile "${OUT}/gunicorn.log" tools.scan_wsgi:app &
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+  -keyout "${OUT}/key.pem" -out "${OUT}/cert.pem" 2>/dev/null
+"${VENV}/bin/gunicorn" -b "127.0.0.1:${PORT}" -w 2 --certfile "${OUT}/cert.pem" --keyfile "${OUT}/key.pem" \
+  --error-logfile "${OUT}/gunicorn.log" tools.scan_wsgi:app &
 SERVER=$!
 trap 'kill ${SERVER} 2>/dev/null; wait ${SERVER} 2>/dev/null' EXIT
-for _ in $(seq 1 30); do curl -fs "${BASE}/healthz" >/dev/null && break; sleep 1; done
+for _ in $(seq 1 30); do curl -kfs "${BASE}/healthz" >/dev/null && break; sleep 1; done
 
 # Logout and the second-factor reset would end the scanner's own session: not crawled.
 EXCLUDE=(-x "${BASE}/auth/logout" -x "${BASE}/account/two-factor/disable")
+# common = wapiti's default set (sql, xss, permanentxss, exec, file, redirect, ssrf, upload,
+# csp, http_headers, cookieflags, ssl...) plus the slower and rarer ones below.
 MODULES="common,csrf,crlf,methods,timesql,xxe,htaccess,backup,https_redirect"
 
 scan() {  # name, extra arguments...
   local name=$1; shift
-  "${WAPITI_VENV}/bin/wapiti" -u "${BASE}/" --scope folder -m "${MODULES}" --flush-session \
+  "${WAPITI_VENV}/bin/wapiti" -u "${BASE}/" --scope folder -m "${MODULES}" --flush-session --verify-ssl 0 \
     --max-scan-time "${MAX_TIME}" --max-attack-time 90 -f txt -o "${OUT}/${name}.txt" \
     --store-session "${OUT}/${name}-session" "${EXCLUDE[@]}" "$@" >"${OUT}/${name}.log" 2>&1 || true
   echo "== ${name} =="

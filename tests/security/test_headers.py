@@ -62,3 +62,28 @@ def test_two_factor_setup_page_needs_nothing_inline(client, factory) -> None:
     html = client.get("/auth/two-factor/setup").get_data(as_text=True)
     assert '<img class="qr" src="data:image/svg+xml' in html
     assert "<script" not in html and " style=" not in html
+
+
+def test_production_redirects_plain_http_to_https(app, tmp_path, database_url) -> None:
+    from tests.conftest import make_test_app
+
+    prod = make_test_app(database_url, tmp_path, FORCE_HTTPS=True, SESSION_COOKIE_SECURE=True)
+    client = prod.test_client()
+    plain = client.post("/auth/login?next=/me/", data={"email": "a@b.org"})
+    assert plain.status_code == 308 and plain.headers["Location"] == "https://localhost/auth/login?next=/me/"
+    assert client.get("/auth/login", base_url="https://localhost").status_code == 200
+    assert client.get("/healthz").status_code == 200  # load-balancer checks stay on HTTP
+    secure = client.get("/auth/login", base_url="https://localhost")
+    assert "max-age=" in secure.headers["Strict-Transport-Security"]
+
+
+def test_production_config_turns_on_https_only(monkeypatch, tmp_path) -> None:
+    import config as cfg
+
+    monkeypatch.setenv("ICBT_INSTANCE", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/d")
+    production = cfg.load_config("production")
+    assert production.FORCE_HTTPS and production.SESSION_COOKIE_SECURE
+    assert production.DEVICE_COOKIE_NAME.startswith("__Host-") and not production.AUDIT_STRICT
+    assert not cfg.DevelopmentConfig.FORCE_HTTPS

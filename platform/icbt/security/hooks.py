@@ -1,7 +1,7 @@
 """Request-level security: wired by ``init_security(app)`` before the blueprints register."""
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, redirect, request, session
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -33,6 +33,14 @@ def init_security(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _https_only():  # type: ignore[no-untyped-def]
+        # Production answers plain HTTP only with a redirect to HTTPS (308 keeps the
+        # method and body); the health check stays reachable for a load balancer.
+        if app.config.get("FORCE_HTTPS") and not request.is_secure and request.endpoint != "public.healthz":
+            return redirect("https://" + request.url.split("://", 1)[1], code=308)
+        return None
 
     @app.before_request
     def _refresh_last_activity() -> None:
