@@ -18,6 +18,7 @@ VENV=${VENV:-.venv}
 WAPITI_VENV=${WAPITI_VENV:-/tmp/icbt-wapiti-venv}
 MAX_TIME=${MAX_TIME:-420}
 BASE="https://127.0.0.1:${PORT}"
+AGENT="Mozilla/5.0 (X11; Linux x86_64) icbt-security-scan"
 export ICBT_INSTANCE="${OUT}/instance"
 
 if [ ! -x "${WAPITI_VENV}/bin/wapiti" ]; then
@@ -44,16 +45,18 @@ MODULES="common,csrf,crlf,methods,timesql,xxe,htaccess,backup,https_redirect"
 
 scan() {  # name, extra arguments...
   local name=$1; shift
-  "${WAPITI_VENV}/bin/wapiti" -u "${BASE}/" --scope folder -m "${MODULES}" --flush-session --verify-ssl 0 \
+  "${WAPITI_VENV}/bin/wapiti" -u "${BASE}/" --scope folder -m "${MODULES}" --flush-session --verify-ssl 0 -A "${AGENT}" \
     --max-scan-time "${MAX_TIME}" --max-attack-time 90 -f txt -o "${OUT}/${name}.txt" \
     --store-session "${OUT}/${name}-session" "${EXCLUDE[@]}" "$@" >"${OUT}/${name}.log" 2>&1 || true
   echo "== ${name} =="
+  grep -E "Crawled pages" "${OUT}/${name}.txt" || true
   sed -n '/Summary of vulnerabilities/,/^\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*$/p' "${OUT}/${name}.txt" | head -60
 }
 
 scan anonymous
 for email in patient07@demo.example therapist1@demo.example admin@demo.example; do
-  COOKIE=$("${VENV}/bin/python" tools/scan_login.py "${BASE}" "${email}")
+  # the session is bound to the User-Agent: log in with the scanner's
+  COOKIE=$("${VENV}/bin/python" tools/scan_login.py "${BASE}" "${email}" "${AGENT}")
   scan "${email%%@*}" -C "${COOKIE}"
 done
 echo "Reports: ${OUT}/*.txt"

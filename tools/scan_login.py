@@ -2,7 +2,10 @@
 session cookie as NAME=VALUE, for the scanner's authenticated pass. The certificate of
 the loopback test server is self-signed, so it is not verified.
 
-    python tools/scan_login.py https://127.0.0.1:5131 admin@demo.example
+    python tools/scan_login.py https://127.0.0.1:5131 admin@demo.example "User-Agent of the scanner"
+
+The session is bound to the client's address and User-Agent (Flask-Login's "strong"
+protection), so the scanner must send the same User-Agent as this login did.
 """
 from __future__ import annotations
 
@@ -19,10 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "calm-harbour-2026"
 
 
-def main(base: str, email: str) -> None:
+def main(base: str, email: str, agent: str) -> None:
     jar = http.cookiejar.CookieJar()
     loopback_tls = urllib.request.HTTPSHandler(context=ssl._create_unverified_context())  # noqa: S323
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), loopback_tls)
+    opener.addheaders = [("User-Agent", agent)]
 
     def post(path: str, fields: dict[str, str]) -> str:
         page = opener.open(base + path).read().decode()
@@ -48,4 +52,4 @@ def main(base: str, email: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
