@@ -32,7 +32,7 @@ rm -rf "${OUT}"; mkdir -p "${OUT}"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
   -keyout "${OUT}/key.pem" -out "${OUT}/cert.pem" 2>/dev/null
 "${VENV}/bin/gunicorn" -b "127.0.0.1:${PORT}" -w 2 --certfile "${OUT}/cert.pem" --keyfile "${OUT}/key.pem" \
-  --error-logfile "${OUT}/gunicorn.log" tools.scan_wsgi:app &
+  --error-logfile "${OUT}/gunicorn.log" --access-logfile "${OUT}/access.log" tools.scan_wsgi:app &
 SERVER=$!
 trap 'kill ${SERVER} 2>/dev/null; wait ${SERVER} 2>/dev/null' EXIT
 for _ in $(seq 1 30); do curl -kfs "${BASE}/healthz" >/dev/null && break; sleep 1; done
@@ -59,4 +59,6 @@ for email in patient07@demo.example therapist1@demo.example admin@demo.example; 
   COOKIE=$("${VENV}/bin/python" tools/scan_login.py "${BASE}" "${email}" "${AGENT}")
   scan "${email%%@*}" -C "${COOKIE}"
 done
+echo "== requests the app answered, by method and status (access log) =="
+awk '{print $6, $9}' "${OUT}/access.log" | tr -d '"' | sort | uniq -c | sort -rn
 echo "Reports: ${OUT}/*.txt"
