@@ -50,7 +50,8 @@ scan() {  # name, extra arguments...
     --store-session "${OUT}/${name}-session" "${EXCLUDE[@]}" "$@" >"${OUT}/${name}.log" 2>&1 || true
   echo "== ${name} =="
   grep -E "Crawled pages" "${OUT}/${name}.txt" || true
-  sed -n '/Summary of vulnerabilities/,/^\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*\*$/p' "${OUT}/${name}.txt" | head -60
+  # every category with a non-zero count, from each summary (vulnerabilities, anomalies, additionals)
+  awk '/^Summary of/ {print; next} /: +[0-9]+$/ && $NF > 0 {print}' "${OUT}/${name}.txt" || true
 }
 
 scan anonymous

@@ -20,7 +20,12 @@ from wtforms.validators import ValidationError
 _CONTROL_SINGLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_MULTI = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-_EMAIL = re.compile(r"^[^\s@]{1,64}@[^\s@]+\.[^\s@.]+$")
+# RFC 5322 dot-atom local part (letters of any script allowed, RFC 6531) and a host name:
+# no quotes, brackets, commas, spaces or back-ticks anywhere.
+_EMAIL = re.compile(
+    r"^(?=[^@]{1,64}@)[\w!#$%&'*+/=?^{|}~-]+(?:\.[\w!#$%&'*+/=?^{|}~-]+)*"
+    r"@(?=.{1,253}$)(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$"
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
