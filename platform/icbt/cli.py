@@ -184,6 +184,10 @@ def demo_command(seed: int, if_empty: bool) -> None:
     """Seed a realistic demo trial (re-running adds nothing twice and destroys nothing)."""
     from icbt.demo import DEMO_PASSWORD, database_is_empty, seed_demo
 
+    if current_app.config.get("NAME") == "production":
+        raise click.ClickException(
+            "The demo's passwords and second-factor keys are public; it is refused in production."
+        )
     if if_empty and not database_is_empty(db.session):
         click.echo("The database already has data; the demo was not seeded.")
         return

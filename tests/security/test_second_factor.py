@@ -151,3 +151,9 @@ def test_reset_second_factor_cli_makes_staff_enrol_again(runner, client, therapi
     result = runner.invoke(args=["users", "reset-second-factor", therapist.email, "--yes"])
     assert result.exit_code == 0, result.output
     assert _password_step(client, therapist).headers["Location"] == "/auth/two-factor/setup"
+
+
+def test_the_demo_with_its_public_keys_is_refused_in_production(app, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "NAME", "production")
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0 and "refused in production" in result.output
