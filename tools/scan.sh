@@ -51,7 +51,7 @@ scan() {  # name, extra arguments...
   echo "== ${name} =="
   grep -E "Crawled pages" "${OUT}/${name}.txt" || true
   # every category with a non-zero count, from each summary (vulnerabilities, anomalies, additionals)
-  awk '/^Summary of/ {print; next} /: +[0-9]+$/ && $NF > 0 {print}' "${OUT}/${name}.txt" || true
+  awk '/^Summary of/ {print; next} /Crawled pages/ {next} /: +[0-9]+$/ && $NF > 0 {print}' "${OUT}/${name}.txt" || true
 }
 
 scan anonymous
