@@ -169,6 +169,7 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
 
 
 # Each capability's demo step registers itself on import; steps run in import order
-# (treatment before measures before messaging: later steps build on earlier data).
+# (later steps build on earlier data).
+from icbt.security import demo as _security_demo  # noqa: E402,F401  (staff second factors)
 from icbt.treatment import demo as _treatment_demo  # noqa: E402,F401
 from icbt.measures import demo as _measures_demo  # noqa: E402,F401

@@ -4,6 +4,7 @@ from icbt.content.models import ModuleVersion
 from icbt.db import Base
 from icbt.intake.models import AssessedProfile, IntakeScreening
 from icbt.measures.models import Administration, AdministrationAnswer, InstalledWording, RiskAlert
+from icbt.security.models import LoginThrottle, RecoveryCode, SecondFactor, UserSession
 from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
 from icbt.trials.allocation import Allocation
 from icbt.trials.models import Participant, Trial
@@ -13,3 +14,4 @@ __all__ = ["Base", "AuditEvent", "Participant", "Trial", "User"]
 __all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
             "ModulePlan", "PlanItem", "PlanChange", "PageRead", "Homework"]
 __all__ += ["Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
+__all__ += ["LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
