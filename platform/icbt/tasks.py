@@ -37,3 +37,7 @@ def ping() -> str:
     from sqlalchemy import text
 
     return str(db.session.execute(text("SELECT 1")).scalar_one())
+
+
+# Each domain's tasks, imported so that the worker knows them.
+from icbt.messaging import tasks as _messaging_tasks  # noqa: E402,F401
