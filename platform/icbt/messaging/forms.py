@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 
@@ -18,14 +19,15 @@ def new_idempotency_key() -> str:
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("Your message"), render_kw={"rows": 8})
     idempotency_key = HiddenField()
-    about = SelectField(_l("This message is about"), choices=[("", _l("Nothing in particular"))], default="")
+    about = SelectField(_l("This message is about"), choices=[SelectChoice("", _l("Nothing in particular"))], default="")
     is_feedback = BooleanField(_l("This is my weekly feedback on the chosen homework (marks it reviewed)"))
-    snippet_id = SelectField(_l("Snippet"), choices=[("", _l("Choose a snippet"))], default="", validate_choice=False)
+    snippet_id = SelectField(_l("Snippet"), choices=[SelectChoice("", _l("Choose a snippet"))], default="",
+                             validate_choice=False)
 
     def set_about_choices(self, modules: list[tuple[str, str]], homework: list[tuple[int, str]]) -> None:
-        choices = [("", str(_l("Nothing in particular")))]
-        choices += [(f"h:{hid}", label) for hid, label in homework]
-        choices += [(f"m:{mid}", title) for mid, title in modules]
+        choices = [SelectChoice("", str(_l("Nothing in particular")))]
+        choices += [SelectChoice(f"h:{hid}", label) for hid, label in homework]
+        choices += [SelectChoice(f"m:{mid}", title) for mid, title in modules]
         self.about.choices = choices
 
     def about_refs(self) -> tuple[str | None, int | None]:
