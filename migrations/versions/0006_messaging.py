@@ -1,7 +1,7 @@
 """messaging: conversations, messages, drafts, snippets, therapist time
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-26 11:26:45.508447
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import icbt.db
 
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.CheckConstraint("(kind = 'system') = (sender_role = 'system')", name=op.f('ck_messages_system_sender')),
     sa.CheckConstraint("kind IN ('message', 'system', 'retraction')", name=op.f('ck_messages_kind_known')),
     sa.CheckConstraint("sender_role IN ('patient', 'therapist', 'system')", name=op.f('ck_messages_sender_known')),
+    sa.ForeignKeyConstraint(['administration_id'], ['administrations.id'], name=op.f('fk_messages_administration_id_administrations'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_messages_author_id_users'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['retracts_id'], ['messages.id'], name=op.f('fk_messages_retracts_id_messages'), ondelete='RESTRICT'),

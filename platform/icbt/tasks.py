@@ -39,5 +39,6 @@ def ping() -> str:
     return str(db.session.execute(text("SELECT 1")).scalar_one())
 
 
-# Each domain's tasks, imported so that the worker knows them.
-from icbt.messaging import tasks as _messaging_tasks  # noqa: E402,F401
+# Domain task modules (imported last: they use ``in_app_context`` from here).
+from icbt.measures import tasks as _measures_tasks  # noqa: E402,F401
+from icbt.notifications import tasks as _notification_tasks  # noqa: E402,F401

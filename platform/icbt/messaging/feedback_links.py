@@ -53,7 +53,9 @@ def feedback_owed(
 
 def administrations_answered(session: Session, administration_ids: set[int]) -> dict[int, dt.datetime | None]:
     """Per administration id: when the questionnaire was answered (None if not yet)."""
-    return {}
+    from icbt.messaging.questionnaires import administrations_answered as answered
+
+    return answered(session, administration_ids)
 
 
 def treatment_progress(session: Session, participant_ids: list[int]) -> dict[int, dict]:
@@ -62,10 +64,14 @@ def treatment_progress(session: Session, participant_ids: list[int]) -> dict[int
 
 
 def risk_alert_counts(session: Session, participant_ids: list[int]) -> dict[int, int]:
-    """Per participant id: unacknowledged risk alerts."""
-    return {}
+    """Per participant id: unacknowledged risk alerts (one query, measures capability)."""
+    from icbt.measures.services import unacknowledged_alert_counts
+
+    return unacknowledged_alert_counts(session, participant_ids)
 
 
-def latest_core_om(session: Session, participant_ids: list[int]) -> dict[int, float]:
-    """Per participant id: the latest CORE-OM clinical score."""
-    return {}
+def latest_core_om(session: Session, participant_ids: list[int]) -> dict[int, float | None]:
+    """Per participant id: the latest CORE-OM clinical score (one query, measures capability)."""
+    from icbt.measures.services import latest_core_om_clinical
+
+    return latest_core_om_clinical(session, participant_ids)

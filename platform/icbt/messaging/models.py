@@ -101,7 +101,9 @@ class Message(Base):
     )
     # System messages: what they are about, rendered in the reader's language.
     system_kind: Mapped[str | None] = mapped_column(String(32))
-    administration_id: Mapped[int | None] = mapped_column(index=True)
+    administration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("administrations.id", ondelete="RESTRICT"), index=True
+    )
     link_path: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

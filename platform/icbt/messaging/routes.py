@@ -56,6 +56,13 @@ from icbt.trials.services import participant_of_user
 bp = Blueprint("messaging", __name__)
 
 
+@bp.record_once
+def _subscribe(_state) -> None:  # type: ignore[no-untyped-def]
+    from icbt.messaging.questionnaires import register_listeners
+
+    register_listeners()
+
+
 # ---------------------------------------------------------------- template helpers
 
 @bp.app_context_processor

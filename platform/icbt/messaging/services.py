@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from icbt.audit.services import record
 from icbt.db import utcnow
-from icbt.messaging.aftercommit import call_after_commit
 from icbt.messaging.models import (
     Conversation,
     Message,
@@ -186,19 +185,10 @@ def send_message(
 
         feedback_links.homework_reviewed(session, participant, homework_id, author, message)
     if notify:
+        from icbt.messaging.notify import queue_notification
+
         queue_notification(session, message)
     return result
-
-
-def queue_notification(session: Session, message: Message) -> None:
-    message_id = message.id
-
-    def _enqueue() -> None:
-        from icbt.messaging.tasks import notify_new_message
-
-        notify_new_message(message_id)
-
-    call_after_commit(session, _enqueue)
 
 
 def retract_message(
@@ -265,17 +255,10 @@ def post_system_message(
             detail={"system_kind": system_kind, "administration_id": administration_id},
         )
         if notify:
+            from icbt.messaging.notify import queue_notification
+
             queue_notification(session, message)
     return result
-
-
-def recipient_of(session: Session, message: Message) -> tuple[User | None, str]:
-    """Who is told about ``message``, and the page (endpoint) the e-mail links to."""
-    participant = message.conversation.participant
-    if message.sender_role == SenderRole.PATIENT.value:
-        therapist = session.get(User, participant.therapist_id) if participant.therapist_id else None
-        return therapist, "messaging.therapist_inbox"
-    return participant.user, "messaging.patient_thread"
 
 
 # ---------------------------------------------------------------- reading
