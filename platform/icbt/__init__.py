@@ -27,6 +27,10 @@ def create_app(config: Any = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     _init_extensions(app)
+
+    from icbt import content
+
+    content.init_app(app)  # the module library and tailoring rules: a bad file stops start-up here
     _register_blueprints(app)
     _register_request_hooks(app)
 
@@ -91,6 +95,14 @@ def _register_blueprints(app: Flask) -> None:
     from icbt.measures.routes import bp as measures_bp
 
     app.register_blueprint(measures_bp)
+
+    from icbt.admin.randomisation import bp as admin_randomisation_bp
+    from icbt.patients.programme import bp as patient_programme_bp
+    from icbt.therapists.programme import bp as therapist_programme_bp
+
+    app.register_blueprint(patient_programme_bp)
+    app.register_blueprint(therapist_programme_bp)
+    app.register_blueprint(admin_randomisation_bp)
 
 
 CSP = (

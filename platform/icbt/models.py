@@ -1,12 +1,18 @@
 """Every model, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
 from icbt.audit.models import AuditEvent
+from icbt.content.models import ModuleVersion
 from icbt.db import Base
+from icbt.intake.models import AssessedProfile, IntakeScreening
 from icbt.measures.models import Administration, AdministrationAnswer, InstalledWording, RiskAlert
 from icbt.messaging.models import (  # noqa: F401
     Conversation, Message, MessageDraft, Snippet, TherapistTimeCorrection, TherapistTimeDay,
 )
+from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
+from icbt.trials.allocation import Allocation
 from icbt.trials.models import Participant, Trial
 from icbt.users.models import User
 
 __all__ = ["Base", "AuditEvent", "Participant", "Trial", "User",
            "Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
+__all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
+            "ModulePlan", "PlanItem", "PlanChange", "PageRead", "Homework"]

@@ -1,0 +1,1 @@
+"""Intake: the patient's screening and the therapist's assessed profile."""

@@ -1,0 +1,1 @@
+"""Weekly treatment: module plans, their changes, reading and homework."""
