@@ -9,6 +9,8 @@ variables switch the parts that production replaces:
 ``SECRET_KEY``     the session signing key (required in production)
 ``ICBT_CONFIG``    ``development`` (default), ``production`` or ``test``
 ``ICBT_INSTANCE``  the instance folder (default: ``instance/`` beside this file)
+``THROTTLE_STORAGE_URL``  login-failure counters in Redis (``redis://...``) instead of the database
+``ICBT_TRUSTED_PROXIES``  number of reverse proxies in front of the app (client address from X-Forwarded-For)
 """
 from __future__ import annotations
 
@@ -72,6 +74,17 @@ class Config:
     # Argon2id, OWASP password storage cheat sheet: m=19 MiB, t=2, p=1.
     PASSWORD_HASH = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 
+    # Sessions (seconds): idle timeout by role, absolute lifetime, how recent a
+    # re-authentication must be before changing e-mail, password or second factor.
+    SESSION_IDLE_TIMEOUT = {"patient": 30 * 60, "therapist": 15 * 60, "admin": 15 * 60}
+    SESSION_ABSOLUTE_LIFETIME = 12 * 3600
+    REAUTH_MAX_AGE = 5 * 60
+    DEVICE_COOKIE_NAME = "icbt_device"
+    TOTP_ISSUER = "ICBT platform"
+    # Audit detail keys not declared with allow_detail_keys(): an error (True) or dropped
+    # with a warning (False, production: an audit call must never break a request).
+    AUDIT_STRICT = True
+
     # Outgoing e-mail: without SMTP_HOST, messages are written to instance/outbox/.
     SMTP_HOST = os.environ.get("SMTP_HOST")
     SMTP_PORT = int(os.environ.get("SMTP_PORT", "587"))
@@ -100,6 +113,8 @@ class Config:
         self.OUTBOX_DIR = self.INSTANCE_PATH / "outbox"
         self.REPORTS_DIR = self.INSTANCE_PATH / "reports"
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or self._default_secret()
+        self.THROTTLE_STORAGE_URL = os.environ.get("THROTTLE_STORAGE_URL") or None
+        self.TRUSTED_PROXIES = int(os.environ.get("ICBT_TRUSTED_PROXIES") or 0)
 
     def _default_secret(self) -> str:
         return _generated_secret(self.INSTANCE_PATH)
@@ -121,6 +136,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
+    DEVICE_COOKIE_NAME = "__Host-icbt_device"
+    AUDIT_STRICT = False
 
     def __init__(self, instance_path: Path | str | None = None) -> None:
         missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]

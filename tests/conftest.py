@@ -23,7 +23,10 @@ from sqlalchemy.engine import make_url
 from config import TestConfig, normalise_database_url
 from icbt import create_app, migrate
 from icbt.db import Base
+from icbt.db import utcnow
 from icbt.extensions import db, queue
+from icbt.security import second_factor
+from icbt.security.models import SecondFactor
 from icbt.trials.models import Participant, Trial
 from icbt.trials.services import create_trial, enrol
 from icbt.users.models import Role, User
@@ -193,7 +196,9 @@ class Factory:
         return self.n
 
     def user(self, role: Role | str = Role.PATIENT, *, email: str | None = None, name: str | None = None,
-             password: str = PASSWORD) -> User:
+             password: str = PASSWORD, totp: bool | None = None) -> User:
+        """A user of ``role``. Staff get a confirmed TOTP second factor unless ``totp=False``
+        (then their first login goes through the setup); patients only with ``totp=True``."""
         n = self._next()
         role = Role(role)
         user = create_user(
@@ -203,6 +208,8 @@ class Factory:
             role=role,
             display_name=name or f"{role.value.title()} {n}",
         )
+        if totp if totp is not None else role.is_staff:
+            second_factor.set_secret(db.session, user, second_factor.new_secret(), now=utcnow())
         db.session.commit()
         return user
 
@@ -230,9 +237,66 @@ def factory(app: Flask) -> Factory:
     return Factory()
 
 
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    """The CSRF token of the form at ``path`` (for apps with CSRF enabled)."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def _form(client: FlaskClient, path: str, data: dict[str, str]) -> dict[str, str]:
+    if client.application.config.get("WTF_CSRF_ENABLED"):
+        return {**data, "csrf_token": csrf_token(client, path)}
+    return data
+
+
+def security_now(app: Flask) -> Any:
+    clock = app.config.get("SECURITY_CLOCK")
+    return clock() if clock else utcnow()
+
+
+@contextmanager
+def _db_for(app: Flask) -> Iterator[Any]:
+    if has_app_context():
+        yield db.session
+        db.session.commit()
+    else:
+        with app.app_context():
+            yield db.session
+            db.session.commit()
+            db.session.remove()
+
+
+def totp_code(client: FlaskClient, user: User, *, pending: bool = False, reuse: bool = True) -> str:
+    """The current TOTP code of ``user`` (``pending``: of the secret being set up).
+    With ``reuse``, the single-use marker is reset first, so that a test can log the same
+    staff user in several times within one 30-second step."""
+    app = client.application
+    with _db_for(app) as session:
+        factor = session.get(SecondFactor, user.id)
+        assert factor is not None, f"{user.email} has no second factor"
+        if reuse:
+            factor.last_used_step = None
+        secret = factor.pending_secret if pending else factor.secret
+    return second_factor.current_code(secret, security_now(app))
+
+
 def login(client: FlaskClient, user: User, password: str = PASSWORD) -> Any:
-    response = client.post("/auth/login", data={"email": user.email, "password": password})
+    """Log ``user`` in through the real pages, second factor included (staff)."""
+    response = client.post("/auth/login", data=_form(client, "/auth/login", {"email": user.email, "password": password}))
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    location = response.headers["Location"]
+    if location.startswith("/auth/two-factor/setup"):
+        code = totp_code(client, user, pending=True, reuse=False)
+        response = client.post(location, data=_form(client, location, {"code": code}))
+        assert response.status_code == 200 and "recovery codes" in response.get_data(as_text=True), response.status
+    elif location.startswith("/auth/two-factor"):
+        code = totp_code(client, user)
+        response = client.post(location, data=_form(client, location, {"code": code}))
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return response
 
 

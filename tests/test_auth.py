@@ -7,7 +7,7 @@ from icbt.audit.models import AuditEvent
 from icbt.extensions import db
 from icbt.users.models import Role
 from icbt.users.services import AccountError, create_user, set_password
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, totp_code
 
 
 @pytest.mark.parametrize(
@@ -18,6 +18,11 @@ def test_login_lands_on_the_role_dashboard(client, factory, role, home) -> None:
     user = factory.user(role)
     response = client.post("/auth/login", data={"email": user.email.upper(), "password": PASSWORD})
     assert response.status_code == 302
+    if role != "patient":  # staff pass the second factor before anything else
+        assert response.headers["Location"] == "/auth/two-factor"
+        assert client.get(home).status_code == 302  # not logged in yet
+        response = client.post("/auth/two-factor", data={"code": totp_code(client, user)})
+        assert response.status_code == 302
     assert response.headers["Location"] == home
     page = client.get(home)
     assert page.status_code == 200

@@ -66,6 +66,10 @@ def _init_extensions(app: Flask) -> None:
 
     login_manager.user_loader(load_user)
 
+    from icbt.security.hooks import init_security
+
+    init_security(app)  # before the blueprints: it bounds the <int:> URL converter
+
     from icbt import tasks  # noqa: F401  (register background tasks on the queue)
     from icbt.measures import instruments
 
@@ -104,6 +108,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(therapist_programme_bp)
     app.register_blueprint(admin_randomisation_bp)
 
+    from icbt.account.routes import bp as account_bp
+    from icbt.audit.routes import bp as audit_bp
+
+    app.register_blueprint(account_bp)
+    app.register_blueprint(audit_bp)
+
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -113,13 +123,25 @@ CSP = (
 
 
 def _register_request_hooks(app: Flask) -> None:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     from icbt.extensions import db
 
     @app.after_request
     def _commit_and_secure(response):  # type: ignore[no-untyped-def]
         # One commit per request: services flush, the request commits when it succeeded.
         if response.status_code < 400:
-            db.session.commit()
+            try:
+                db.session.commit()
+            except DBAPIError as error:  # the write was not accepted: say so, never a 200
+                db.session.rollback()
+                app.logger.error("commit failed on %s %s: %s", request.method, request.path, error.__class__.__name__)
+                from icbt.errors import render_error
+
+                unavailable = isinstance(error, OperationalError)
+                response = app.make_response(render_error(503 if unavailable else 500))
+                if unavailable:
+                    response.headers["Retry-After"] = "30"
         else:
             db.session.rollback()
         headers = response.headers

@@ -7,12 +7,14 @@ from icbt.measures.models import Administration, AdministrationAnswer, Installed
 from icbt.messaging.models import (  # noqa: F401
     Conversation, Message, MessageDraft, Snippet, TherapistTimeCorrection, TherapistTimeDay,
 )
+from icbt.security.models import LoginThrottle, RecoveryCode, SecondFactor, UserSession
 from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
 from icbt.trials.allocation import Allocation
 from icbt.trials.models import Participant, Trial
 from icbt.users.models import User
 
 __all__ = ["Base", "AuditEvent", "Participant", "Trial", "User",
-           "Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
+           "Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert",
+           "LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
 __all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
             "ModulePlan", "PlanItem", "PlanChange", "PageRead", "Homework"]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from icbt.audit.services import record
+from icbt.audit.services import allow_detail_keys, record
 from icbt.db import utcnow
 from icbt.messaging.models import (
     Conversation,
@@ -33,6 +33,10 @@ from icbt.users.models import Role, User
 DEFAULT_MAX_LENGTH = 5000
 DRAFT_MAX_FACTOR = 2  # a draft may grow past the send limit, so typing is never refused
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+# Audit detail keys of messaging: kinds, flags, counts and ids, never content.
+allow_detail_keys("is_feedback", "system_kind", "marked_read", "patients", "minutes", "day")
 
 
 class MessagingError(ValueError):
@@ -178,7 +182,7 @@ def send_message(
     discard_draft(session, conversation, author)
     record(
         session, "message.send", actor=author, target=message, participant_id=participant.id,
-        detail={"kind": message.kind, "feedback": message.is_feedback, "homework_id": homework_id},
+        detail={"kind": message.kind, "is_feedback": message.is_feedback, "homework_id": homework_id},
     )
     if is_feedback:
         from icbt.messaging import feedback_links
@@ -214,7 +218,7 @@ def retract_message(
     if result.created:
         record(
             session, "message.retract", actor=author, target=retraction,
-            participant_id=message.conversation.participant_id, detail={"retracts": message.id},
+            participant_id=message.conversation.participant_id, detail={"message_id": message.id},
         )
     return result
 

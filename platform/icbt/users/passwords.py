@@ -35,7 +35,11 @@ def needs_rehash(password_hash: str) -> bool:
 
 # A hash to verify against when the account does not exist, so that an unknown e-mail
 # costs the same time as a wrong password (no user enumeration by timing).
+# The dummy hash is made with the parameters in force, so that it costs what a real one does.
 def dummy_verify(password: str) -> None:
-    if "icbt.dummy_hash" not in current_app.extensions:
-        current_app.extensions["icbt.dummy_hash"] = hash_password("not-a-real-account-password")
-    verify_password(current_app.extensions["icbt.dummy_hash"], password)
+    params = current_app.config["PASSWORD_HASH"]
+    key = ("icbt.dummy_hash", params["time_cost"], params["memory_cost"], params["parallelism"])
+    hashes = current_app.extensions.setdefault("icbt.dummy_hashes", {})
+    if key not in hashes:
+        hashes[key] = hash_password("not-a-real-account-password")
+    verify_password(hashes[key], password)

@@ -1,0 +1,1 @@
+"""Account settings: name, e-mail address, password, second factor and recovery codes."""
