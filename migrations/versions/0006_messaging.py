@@ -84,6 +84,7 @@ def upgrade() -> None:
     sa.Column('updated_at', icbt.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_message_drafts_author_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_message_drafts_conversation_id_conversations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['homework_id'], ['homework.id'], name=op.f('fk_message_drafts_homework_id_homework'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_message_drafts')),
     sa.UniqueConstraint('conversation_id', 'author_id', name=op.f('uq_message_drafts_conversation_id_author_id'))
     )
@@ -113,6 +114,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['administration_id'], ['administrations.id'], name=op.f('fk_messages_administration_id_administrations'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_messages_author_id_users'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['homework_id'], ['homework.id'], name=op.f('fk_messages_homework_id_homework'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['retracts_id'], ['messages.id'], name=op.f('fk_messages_retracts_id_messages'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
     sa.UniqueConstraint('conversation_id', 'idempotency_key', name=op.f('uq_messages_conversation_id_idempotency_key')),

@@ -37,3 +37,35 @@ def outbox(app):  # type: ignore[no-untyped-def]
     for old in path.glob("*.eml"):
         old.unlink()
     return path
+
+
+def handed_in_homework(participant, submitted_at, *, position: int = 1, title: str = "Getting started",  # type: ignore[no-untyped-def]
+                       start_date=None, status: str = "submitted"):
+    """An approved plan item with a handed-in worksheet (rows written directly, committed)."""
+    import datetime as dt
+
+    from icbt.content.models import ModuleVersion
+    from icbt.treatment.models import Homework, ModulePlan, PlanItem
+
+    version = db.session.scalar(select(ModuleVersion).where(ModuleVersion.title == title))
+    if version is None:
+        version = ModuleVersion(module_key=f"m-{title.lower().replace(' ', '-')}", lang="en", version=1,
+                                content_hash="0" * 64, title=title, data={})
+        db.session.add(version)
+        db.session.flush()
+    plan = db.session.scalar(select(ModulePlan).where(ModulePlan.participant_id == participant.id))
+    if plan is None:
+        plan = ModulePlan(participant_id=participant.id, status="approved", approved_at=submitted_at,
+                          start_date=start_date or (submitted_at.date() - dt.timedelta(days=7 * (position - 1) + 2)))
+        db.session.add(plan)
+        db.session.flush()
+    item = PlanItem(plan_id=plan.id, position=position, module_key=version.module_key,
+                    module_version_id=version.id, version=1, content_hash=version.content_hash)
+    db.session.add(item)
+    db.session.flush()
+    homework = Homework(participant_id=participant.id, plan_item_id=item.id, worksheet_id="main",
+                        status=status, data={"answer": "my notes"}, submitted_at=submitted_at,
+                        submission_key=uuid.uuid4().hex)
+    db.session.add(homework)
+    db.session.commit()
+    return homework

@@ -19,6 +19,7 @@ from icbt.messaging import feedback_links
 from icbt.messaging.feedback import median
 from icbt.messaging.models import Conversation, Message, MessageKind, SenderRole
 from icbt.messaging.services import last_patient_message_at, unread_from_patients
+from icbt.messaging.therapist_time import local_day
 from icbt.trials.models import Participant, ParticipantStatus
 from icbt.users.models import Role, User
 
@@ -87,7 +88,7 @@ def _inactive_for(participant: Participant, last_activity: dt.datetime | None, n
     if last_activity is not None:
         days = (now - last_activity).days
     elif participant.start_date is not None:
-        days = (now.date() - participant.start_date).days
+        days = (local_day(now, participant.trial.timezone) - participant.start_date).days
     else:
         return None
     return days if days >= limit else None
@@ -107,7 +108,7 @@ def caseload_rows(session: Session, therapist: User, *, now: dt.datetime) -> lis
     unread = unread_from_patients(session, ids)
     last_message = last_patient_message_at(session, ids)
     owed = feedback_links.feedback_owed(session, ids, now)
-    progress = feedback_links.treatment_progress(session, ids)
+    progress = feedback_links.treatment_progress(session, ids, now)
     alerts = feedback_links.risk_alert_counts(session, ids)
     scores = feedback_links.latest_core_om(session, ids)
     rows = []

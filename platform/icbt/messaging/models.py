@@ -93,7 +93,7 @@ class Message(Base):
     notified_at: Mapped[dt.datetime | None]
     # What the message answers: a module (library id) or a homework hand-in.
     module_ref: Mapped[str | None] = mapped_column(String(64))
-    homework_id: Mapped[int | None] = mapped_column(index=True)
+    homework_id: Mapped[int | None] = mapped_column(ForeignKey("homework.id", ondelete="RESTRICT"), index=True)
     # True when this message is the therapist's weekly feedback on ``homework_id``.
     is_feedback: Mapped[bool] = mapped_column(default=False)
     retracts_id: Mapped[int | None] = mapped_column(
@@ -154,7 +154,7 @@ class MessageDraft(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text, default="")
     module_ref: Mapped[str | None] = mapped_column(String(64))
-    homework_id: Mapped[int | None]
+    homework_id: Mapped[int | None] = mapped_column(ForeignKey("homework.id", ondelete="SET NULL"))
     is_feedback: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -162,6 +162,11 @@ def send_message(
     text = clean_body(body, max_length=max_length)
     if is_feedback and (role != SenderRole.THERAPIST.value or homework_id is None):
         raise MessagingError(_l("Choose the homework this feedback is about."))
+    if homework_id is not None:
+        from icbt.messaging.feedback_links import homework_belongs
+
+        if not homework_belongs(session, participant, homework_id):
+            raise MessagingError(_l("Choose one of this patient's handed-in homework."))
     message = Message(
         conversation_id=conversation.id,
         author_id=author.id,
