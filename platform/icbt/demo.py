@@ -166,3 +166,7 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
     logins += [("therapist", t.email) for t in ctx.therapists]
     logins += [("patient", "patient07@demo.example"), ("patient", "patient10@demo.example"), ("patient", "…patient54@demo.example")]
     return DemoSummary(created=ctx.created, logins=logins)
+
+
+# Capability steps (imported last: they register after the core steps above).
+from icbt.messaging import demo as _messaging_demo  # noqa: E402,F401
