@@ -22,6 +22,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
 	@echo "Web app on http://$(HOST):$(PORT)  (Ctrl-C stops the app and the worker)"
+	@echo "Staff log in with a second factor: '$(FLASK) users totp EMAIL' prints the current code of a demo account."
 	@$(FLASK) worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)

@@ -168,5 +168,6 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
     return DemoSummary(created=ctx.created, logins=logins)
 
 
+from icbt.security import demo as _security_demo  # noqa: E402,F401  (staff second factors)
 # Capability steps (imported last: they register after the core steps above).
 from icbt.messaging import demo as _messaging_demo  # noqa: E402,F401
