@@ -63,7 +63,7 @@ def test_heartbeat_route_and_correction_feed_the_admin_report(app, factory, ther
     today = therapist_time.local_day(dt.datetime.now(UTC), "Europe/Stockholm")
     p = factory.participant(therapist=therapist, start_date=today - dt.timedelta(days=8))
     staff = login_as(therapist)
-    staff.get(thread_url(p))  # opening the page starts the clock
+    assert staff.post(f"/therapist/patients/{p.id}/time/beat", data={"start": "1"}).get_json()["credited"] == 0
     row = db.session.scalar(select(TherapistTimeDay))
     row.last_beat_at = row.last_beat_at - dt.timedelta(seconds=45)  # as if 45 s had passed
     db.session.commit()

@@ -42,6 +42,7 @@ from icbt.messaging.services import (
     MessagingError,
     conversation_for,
     draft_of,
+    find_conversation,
     may_use_conversation,
     read_conversation,
     retract_message,
@@ -108,12 +109,18 @@ def _thread_page(participant: Participant, *, staff: bool, post_url: str, draft_
                  retract_endpoint: str, retract_args: dict, form: MessageForm | None = None,
                  status: int = 200):  # type: ignore[no-untyped-def]
     user = current_user._get_current_object()
-    conversation = conversation_for(db.session, participant)
-    messages, unread = read_conversation(db.session, conversation, user)
+    # Reading never creates the conversation; the first message does.
+    conversation = find_conversation(db.session, participant)
+    if conversation is not None:
+        messages, unread = read_conversation(db.session, conversation, user)
+    else:
+        messages, unread = [], set()
+        record(db.session, "conversation.read", actor=user, participant_id=participant.id,
+               detail={"marked_read": 0})
     retracted = {m.retracts_id: m for m in messages if m.retracts_id}
     if form is None:
         form = MessageForm()
-        draft = draft_of(db.session, conversation, user)
+        draft = draft_of(db.session, conversation, user) if conversation is not None else None
         if draft is not None:
             form.body.data = draft.body
             form.is_feedback.data = draft.is_feedback
@@ -128,8 +135,6 @@ def _thread_page(participant: Participant, *, staff: bool, post_url: str, draft_
             form.is_feedback.data = True
     _set_choices(form, participant)
     snippets = snippet_service.snippets_of(db.session, user) if staff else []
-    if staff:
-        therapist_time.record_heartbeat(db.session, user, participant, start=True)
     return render_template(
         "messaging/thread.html",
         participant=participant,

@@ -69,6 +69,11 @@ def sender_role_of(user: User) -> str:
     raise MessagingError(_l("Only patients and their therapists write messages."))
 
 
+def find_conversation(session: Session, participant: Participant) -> Conversation | None:
+    """The participant's conversation if it exists (reading never creates one)."""
+    return session.scalar(select(Conversation).where(Conversation.participant_id == participant.id))
+
+
 def conversation_for(session: Session, participant: Participant) -> Conversation:
     """The participant's conversation, created on first use (race-safe)."""
     conversation = session.scalar(

@@ -13,6 +13,7 @@
     fetch(url, { method: "POST", body: data, credentials: "same-origin",
                  headers: { "X-CSRFToken": token } }).catch(function () {});
   }
+  beat(true);  // opening the page starts the clock (the server counts nothing for it)
   setInterval(function () { beat(false); }, 30000);
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") { beat(true); }
