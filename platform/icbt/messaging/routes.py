@@ -178,10 +178,10 @@ def _handle_post(participant: Participant, *, staff: bool, thread_url: str, **pa
         return _thread_page(participant, staff=staff, form=form, **page)
     module_ref, homework_id = form.about_refs()
     is_feedback = bool(staff and form.is_feedback.data)
-    if action == "insert" and staff:
+    if action == "insert":  # snippets are the therapist's own; for anyone else this only saves
         snippet = snippet_service.own_snippet(
             db.session, user, int(form.snippet_id.data) if (form.snippet_id.data or "").isdigit() else None
-        )
+        ) if staff else None
         if snippet is not None:
             form.body.data = snippet_service.insert_snippet(form.body.data or "", snippet.body)
         action = "draft"
