@@ -85,6 +85,7 @@ def _select_locale() -> str | None:
 def _register_blueprints(app: Flask) -> None:
     from icbt.admin.routes import bp as admin_bp
     from icbt.auth.routes import bp as auth_bp
+    from icbt.messaging.routes import bp as messaging_bp
     from icbt.patients.routes import bp as patient_bp
     from icbt.therapists.routes import bp as therapist_bp
     from icbt.public import bp as public_bp
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(patient_bp)
     app.register_blueprint(therapist_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(messaging_bp)
     from icbt.measures.routes import bp as measures_bp
 
     app.register_blueprint(measures_bp)

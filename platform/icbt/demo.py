@@ -173,3 +173,4 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
 from icbt.security import demo as _security_demo  # noqa: E402,F401  (staff second factors)
 from icbt.treatment import demo as _treatment_demo  # noqa: E402,F401
 from icbt.measures import demo as _measures_demo  # noqa: E402,F401
+from icbt.messaging import demo as _messaging_demo  # noqa: E402,F401

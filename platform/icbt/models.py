@@ -4,6 +4,9 @@ from icbt.content.models import ModuleVersion
 from icbt.db import Base
 from icbt.intake.models import AssessedProfile, IntakeScreening
 from icbt.measures.models import Administration, AdministrationAnswer, InstalledWording, RiskAlert
+from icbt.messaging.models import (
+    Conversation, Message, MessageDraft, Snippet, TherapistTimeCorrection, TherapistTimeDay,
+)
 from icbt.security.models import LoginThrottle, RecoveryCode, SecondFactor, UserSession
 from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
 from icbt.trials.allocation import Allocation
@@ -15,3 +18,4 @@ __all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
             "ModulePlan", "PlanItem", "PlanChange", "PageRead", "Homework"]
 __all__ += ["Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
 __all__ += ["LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
+__all__ += ["Conversation", "Message", "MessageDraft", "Snippet", "TherapistTimeCorrection", "TherapistTimeDay"]

@@ -63,7 +63,8 @@ def no_args(world: Any, participant: Any) -> dict[str, Any]:
 
 
 def participant_args(world: Any, participant: Any) -> dict[str, Any]:
-    return {"participant_id": participant.id}
+    # test_csrf.py builds URLs without a world (participant None): any id will do there
+    return {"participant_id": participant.id if participant is not None else 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +83,41 @@ class Route:
 # Pages that change how one logs in need a re-authentication in the last 5 minutes; the
 # matrix's visitors have just logged in (password and second factor), which counts.
 # tests/security/test_sessions.py checks the redirect to /account/confirm after that.
+
+# -- messaging: objects built for the visited participant
+def _message(world: Any, participant: Any) -> Any:
+    import uuid
+
+    from icbt.messaging.models import Message
+    from icbt.messaging.services import conversation_for
+    from icbt.extensions import db
+
+    conversation = conversation_for(db.session, participant)
+    return world.add(Message(conversation_id=conversation.id, author_id=participant.user_id, sender_role="patient",
+                             kind="message", body="matrix", idempotency_key=uuid.uuid4().hex, read_at=None))
+
+
+def _own_message_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:  # only the URL's shape is needed (tests/security/test_csrf.py)
+        return {"message_id": 1}
+    return {"message_id": _message(world, participant).id}
+
+
+def _participant_message_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"participant_id": 1, "message_id": 1}
+    return {"participant_id": participant.id, "message_id": _message(world, participant).id}
+
+
+def _snippet_args(world: Any, participant: Any) -> dict[str, Any]:
+    import uuid
+
+    if world is None:
+        return {"snippet_id": 1}
+    from icbt.messaging.models import Snippet
+
+    return {"snippet_id": world.add(Snippet(owner_id=world.therapist.id, title=uuid.uuid4().hex[:20], body="x")).id}
+
 
 ROUTES: list[Route] = [
     # -- public and static
@@ -112,6 +148,26 @@ ROUTES: list[Route] = [
     # -- therapist
     Route("therapist.caseload", THERAPIST),
     Route("therapist.patient", THERAPIST, owner=PARTICIPANT, args=participant_args),
+    # -- messaging (a thread GET marks the reader's incoming messages read: with unread
+    #    messages it writes read_at; the matrix's world has none, so its GETs write nothing)
+    Route("messaging.patient_thread", PATIENT, ok={"GET": {200}, "POST": {200}}),
+    Route("messaging.patient_draft", PATIENT, ok={"POST": {200}}),
+    Route("messaging.patient_retract", PATIENT, args=_own_message_args, ok={"POST": {302}}),
+    Route("messaging.therapist_inbox", THERAPIST),
+    Route("messaging.therapist_thread", THERAPIST, owner=PARTICIPANT, args=participant_args,
+          ok={"GET": {200}, "POST": {200}}),
+    Route("messaging.therapist_draft", THERAPIST, owner=PARTICIPANT, args=participant_args, ok={"POST": {200}}),
+    # a therapist cannot withdraw the patient's message: refused with a notice and a redirect
+    Route("messaging.therapist_retract", THERAPIST, owner=PARTICIPANT, args=_participant_message_args,
+          ok={"POST": {302}}),
+    Route("messaging.time_beat", THERAPIST, owner=PARTICIPANT, args=participant_args, ok={"POST": {200}}),
+    Route("messaging.time_page", THERAPIST, owner=PARTICIPANT, args=participant_args,
+          ok={"GET": {200}, "POST": {200}}),
+    Route("messaging.snippets", THERAPIST, ok={"GET": {200}, "POST": {200}}),
+    Route("messaging.snippet_edit", THERAPIST, args=_snippet_args, ok={"GET": {200}, "POST": {200}}),
+    Route("messaging.snippet_delete", THERAPIST, args=_snippet_args, ok={"POST": {302}}),
+    Route("messaging.admin_load", ADMIN),
+    Route("messaging.admin_time", ADMIN),
     # -- admin
     Route("admin.dashboard", ADMIN),
     Route("audit.log", ADMIN),

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from icbt.access import deny, get_participant_or_404, role_required
-from icbt.audit.services import record
+from icbt.audit.services import allow_detail_keys, record
 from icbt.db import utcnow
 from icbt.extensions import db
 from icbt.measures import services
@@ -54,6 +54,8 @@ STATUS_LABELS = {
     "late": _l("Answered late"),
     "missed": _l("Missed"),
 }
+
+allow_detail_keys("n")  # declared at the merge with security
 
 
 def _administration_or_404(administration_id: int) -> Administration:

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from icbt.audit.services import record
+from icbt.audit.services import allow_detail_keys, record
 from icbt.db import utcnow
 from icbt.measures.instruments import Instrument, get_instrument
 from icbt.measures.models import Administration, AdministrationAnswer, InstalledWording, RiskAlert
@@ -56,6 +56,8 @@ DEFAULT_URGENT_HELP = _l(
     "been told about your answers and will contact you, but this platform is not watched "
     "around the clock."
 )
+
+allow_detail_keys("administration", "answered", "created", "revision", "start_date", "supersedes")  # declared at the merge with security
 
 
 class SubmissionError(ValueError):

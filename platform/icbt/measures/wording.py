@@ -31,12 +31,14 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from icbt.audit.services import record
+from icbt.audit.services import allow_detail_keys, record
 from icbt.measures.instruments import Instrument
 from icbt.measures.models import InstalledWording
 from icbt.trials.models import Trial
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+allow_detail_keys("trial", "wording_version")  # declared at the merge with security
 
 
 class WordingError(ValueError):

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
 from icbt.access import get_participant_or_404, role_required
 from icbt.audit.services import record
 from icbt.extensions import db
-from icbt.trials.models import Participant
-from icbt.trials.services import visible_participants
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 
@@ -17,13 +14,14 @@ bp = Blueprint("therapist", __name__, url_prefix="/therapist")
 @bp.route("/")
 @role_required("therapist")
 def caseload():  # type: ignore[no-untyped-def]
-    stmt = (
-        visible_participants(current_user)
-        .options(joinedload(Participant.user))
-        .order_by(Participant.code)
-    )
-    participants = db.session.scalars(stmt).all()
-    return render_template("therapist/caseload.html", participants=participants)
+    """The caseload in attention order: risk alerts, overdue feedback, unread messages,
+    homework waiting, inactive, the rest. A fixed number of queries for any size."""
+    from icbt.db import utcnow
+    from icbt.messaging.caseload import caseload_rows
+
+    rows = caseload_rows(db.session, current_user._get_current_object(), now=utcnow())
+    record(db.session, "caseload.view", detail={"patients": len(rows)})
+    return render_template("therapist/caseload.html", rows=rows, now=utcnow())
 
 
 @bp.route("/patients/<int:participant_id>")

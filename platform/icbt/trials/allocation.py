@@ -15,12 +15,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstrai
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from icbt.audit.services import record
+from icbt.audit.services import allow_detail_keys, record
 from icbt.db import Base, utcnow
 from icbt.trials.models import ARM_VALUES, Arm, Participant, ParticipantStatus, Trial
 from icbt.trials.randomisation import DEFAULT_BLOCK_SIZES, allocation_at
 
 METHODS = ("sequence", "imported")
+
+allow_detail_keys("sequence_index", "stratum")  # declared at the merge with security
 
 
 class Allocation(Base):
