@@ -9,6 +9,8 @@ variables switch the parts that production replaces:
 ``SECRET_KEY``     the session signing key (required in production)
 ``ICBT_CONFIG``    ``development`` (default), ``production`` or ``test``
 ``ICBT_INSTANCE``  the instance folder (default: ``instance/`` beside this file)
+``ICBT_FAKE_NOW``, ``ICBT_FAKE_NOW_FILE``  set the clock (development and test only; see
+                  platform/icbt/clock.py); production refuses to start when either is set
 """
 from __future__ import annotations
 
@@ -80,6 +82,10 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "ICBT platform <no-reply@localhost>")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
 
+    # The clock override (icbt.clock): only DevelopmentConfig and TestConfig read it.
+    FAKE_NOW: str | None = None
+    FAKE_NOW_FILE: str | None = None
+
     def __init__(self, instance_path: Path | str | None = None) -> None:
         self.INSTANCE_PATH = Path(instance_path).resolve() if instance_path else _instance_path()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
@@ -106,10 +112,29 @@ class Config:
         return {key: getattr(self, key) for key in dir(self) if key.isupper()}
 
 
+def _read_clock_override(config: Config) -> None:
+    config.FAKE_NOW = os.environ.get("ICBT_FAKE_NOW") or None
+    config.FAKE_NOW_FILE = os.environ.get("ICBT_FAKE_NOW_FILE") or None
+    if config.FAKE_NOW:
+        from icbt.clock import parse_fake_now
+
+        try:
+            parse_fake_now(config.FAKE_NOW)
+        except ValueError:
+            raise ConfigurationError(
+                f"ICBT_FAKE_NOW={config.FAKE_NOW!r} is not a date (2026-03-02) or an ISO 8601 "
+                "date and time (2026-03-02T09:00:00+01:00)."
+            ) from None
+
+
 class DevelopmentConfig(Config):
     """The embedded default: everything in instance/, nothing to set up."""
 
     NAME = "development"
+
+    def __init__(self, instance_path: Path | str | None = None) -> None:
+        super().__init__(instance_path)
+        _read_clock_override(self)
 
 
 class ProductionConfig(Config):
@@ -130,6 +155,12 @@ class ProductionConfig(Config):
             )
         if len(os.environ["SECRET_KEY"]) < 32:
             raise ConfigurationError("SECRET_KEY must be at least 32 characters long.")
+        faked = [name for name in ("ICBT_FAKE_NOW", "ICBT_FAKE_NOW_FILE") if os.environ.get(name)]
+        if faked:
+            raise ConfigurationError(
+                f"{', '.join(faked)} must not be set in production (it sets the clock for tests). "
+                "Nothing was started."
+            )
         super().__init__(instance_path)
 
     def _default_secret(self) -> str:  # pragma: no cover - guarded in __init__
@@ -151,6 +182,7 @@ class TestConfig(Config):
             url or f"sqlite:///{self.INSTANCE_PATH / 'test.sqlite3'}"
         )
         self.HUEY = {"backend": "memory", "name": "icbt-test", "immediate": True}
+        _read_clock_override(self)
 
     def _default_secret(self) -> str:
         return "test-secret-key-not-for-production-use-0123456789"
