@@ -32,14 +32,16 @@ class WrkResult:
 
 def wrk_version() -> str:
     result = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    return (result.stdout + result.stderr).splitlines()[0].strip()
+    first = (result.stdout + result.stderr).splitlines()[0]
+    match = re.search(r"wrk\s+\S*?(\d+\.\d+\.\d+)", first)
+    return f"wrk {match.group(1)}" if match else first.strip()
 
 
 def run_wrk(url: str, *, seconds: float, connections: int, threads: int = 1, cookie: str = "") -> WrkResult:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs it: apt-get install wrk)")
     env = {**os.environ, "BENCH_COOKIE": cookie, "BENCH_UA": USER_AGENT}
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(SCRIPT), url]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=seconds + 60)
     match = LINE.search(result.stdout)
