@@ -54,6 +54,7 @@ def test_keyboard_only_journey(visit) -> None:  # type: ignore[no-untyped-def]
     expect(v.page.locator("main h1")).to_contain_text(code)
     v.page.get_by_role("button", name="Log out").focus()
     assert v.active()["visibleFocus"]
+    v.screenshot("focus on log out")
     v.page.keyboard.press("Enter")
     expect(LoginPage(v, audit=False).main).to_contain_text("You are logged out.")
 
