@@ -1,4 +1,5 @@
 # Two commands: `make run` and `make test`. Each bootstraps .venv on first use.
+# Also: `make test-browser` (real-browser journeys) and `make bench` (figures, not tests).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-pg test-browser bench ci clean
+.PHONY: install run test test-pg test-browser chromium wrk bench ci clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,5 +38,39 @@ ICBT_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 test-pg: install
 	ICBT_TEST_DATABASE_URL=$(ICBT_TEST_DATABASE_URL) $(BIN)/python -m pytest
 
+## Real-browser journeys (tests/browser): Debian's Chromium driven by Playwright (never a
+## downloaded browser), axe-core from npm, the real server on a free loopback port.
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.browser-installed
+AXE_JS := tests/browser/node_modules/axe-core/axe.min.js
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,browser]"
+	@touch $@
+
+$(AXE_JS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium (or set CHROMIUM=/path/to/chromium)"; exit 1; fi; }
+
+test-browser: install $(BROWSER_STAMP) $(AXE_JS) chromium
+	ICBT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m browser tests/browser
+
+## Benchmarks (bench/): pages under gunicorn (wrk), SQL statements per page, 50 users for
+## 60 s. Prints tables; PostgreSQL too when it answers at ICBT_BENCH_PG_URL.
+ICBT_BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is missing: sudo apt-get install wrk"; exit 1; fi; }
+
+bench: install wrk
+	ICBT_BENCH_PG_URL=$(ICBT_BENCH_PG_URL) $(BIN)/python -m bench
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache tests/browser/node_modules test-output

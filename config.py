@@ -11,6 +11,8 @@ variables switch the parts that production replaces:
 ``ICBT_INSTANCE``  the instance folder (default: ``instance/`` beside this file)
 ``THROTTLE_STORAGE_URL``  login-failure counters in Redis (``redis://...``) instead of the database
 ``ICBT_TRUSTED_PROXIES``  number of reverse proxies in front of the app (client address from X-Forwarded-For)
+``ICBT_FAKE_NOW``, ``ICBT_FAKE_NOW_FILE``  set the clock (development and test only; see
+                  platform/icbt/clock.py); production refuses to start when either is set
 """
 from __future__ import annotations
 
@@ -96,6 +98,10 @@ class Config:
     # A folder of extra instrument definitions (YAML) that add to or replace the shipped ones.
     INSTRUMENTS_EXTRA_DIR = os.environ.get("INSTRUMENTS_DIR") or None
 
+    # The clock override (icbt.clock): only DevelopmentConfig and TestConfig read it.
+    FAKE_NOW: str | None = None
+    FAKE_NOW_FILE: str | None = None
+
     def __init__(self, instance_path: Path | str | None = None) -> None:
         self.INSTANCE_PATH = Path(instance_path).resolve() if instance_path else _instance_path()
         self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
@@ -124,10 +130,29 @@ class Config:
         return {key: getattr(self, key) for key in dir(self) if key.isupper()}
 
 
+def _read_clock_override(config: Config) -> None:
+    config.FAKE_NOW = os.environ.get("ICBT_FAKE_NOW") or None
+    config.FAKE_NOW_FILE = os.environ.get("ICBT_FAKE_NOW_FILE") or None
+    if config.FAKE_NOW:
+        from icbt.clock import parse_fake_now
+
+        try:
+            parse_fake_now(config.FAKE_NOW)
+        except ValueError:
+            raise ConfigurationError(
+                f"ICBT_FAKE_NOW={config.FAKE_NOW!r} is not a date (2026-03-02) or an ISO 8601 "
+                "date and time (2026-03-02T09:00:00+01:00)."
+            ) from None
+
+
 class DevelopmentConfig(Config):
     """The embedded default: everything in instance/, nothing to set up."""
 
     NAME = "development"
+
+    def __init__(self, instance_path: Path | str | None = None) -> None:
+        super().__init__(instance_path)
+        _read_clock_override(self)
 
 
 class ProductionConfig(Config):
@@ -151,6 +176,12 @@ class ProductionConfig(Config):
             )
         if len(os.environ["SECRET_KEY"]) < 32:
             raise ConfigurationError("SECRET_KEY must be at least 32 characters long.")
+        faked = [name for name in ("ICBT_FAKE_NOW", "ICBT_FAKE_NOW_FILE") if os.environ.get(name)]
+        if faked:
+            raise ConfigurationError(
+                f"{', '.join(faked)} must not be set in production (it sets the clock for tests). "
+                "Nothing was started."
+            )
         super().__init__(instance_path)
 
     def _default_secret(self) -> str:  # pragma: no cover - guarded in __init__
@@ -172,6 +203,7 @@ class TestConfig(Config):
             url or f"sqlite:///{self.INSTANCE_PATH / 'test.sqlite3'}"
         )
         self.HUEY = {"backend": "memory", "name": "icbt-test", "immediate": True}
+        _read_clock_override(self)
 
     def _default_secret(self) -> str:
         return "test-secret-key-not-for-production-use-0123456789"

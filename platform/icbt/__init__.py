@@ -55,6 +55,9 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    from icbt import i18n
+
+    i18n.install(app)  # templates translate with the request's cached translations
     queue.init_app(app)
 
     login_manager.init_app(app)

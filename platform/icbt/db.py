@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
+from icbt import clock
+
 # Named constraints: Alembic batch mode on SQLite needs them, and migrations read better.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -18,8 +20,10 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> dt.datetime:
-    """The current time, timezone-aware, in UTC. Pass the function, not its result, as a default."""
-    return dt.datetime.now(dt.timezone.utc)
+    """The current time, timezone-aware, in UTC. Pass the function, not its result, as a default.
+
+    Follows the test clock (``icbt.clock``) where one is set."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

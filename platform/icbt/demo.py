@@ -158,7 +158,9 @@ def participants(ctx: DemoContext) -> None:
 
 
 def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = None) -> DemoSummary:
-    ctx = DemoContext(session=session, rng=random.Random(seed), today=today or dt.date.today())
+    from icbt import clock
+
+    ctx = DemoContext(session=session, rng=random.Random(seed), today=today or clock.today("Europe/Stockholm"))
     for step in DEMO_STEPS:
         step(ctx)
         session.flush()

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from icbt.i18n import label
+
 STATUS_LABELS = {
     "applicant": _l("Screening"),
     "screened": _l("Waiting for assessment"),
@@ -23,11 +25,11 @@ ARM_LABELS = {
 
 
 def status_label(value: str) -> str:
-    return str(STATUS_LABELS.get(value, value))
+    return label(STATUS_LABELS, value)
 
 
 def arm_label(value: str | None) -> str:
-    return str(ARM_LABELS.get(value, value))
+    return label(ARM_LABELS, value)
 
 
 def register_filters(app: Flask) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from icbt.audit.services import record
 from icbt.trials.models import Participant, Trial
@@ -61,4 +61,10 @@ def visible_participants(user: User) -> Select[tuple[Participant]]:
 
 
 def participant_of_user(session: Session, user: User) -> Participant | None:
-    return session.scalar(select(Participant).where(Participant.user_id == user.id))
+    # The patient's pages show the trial and the therapist: one query, not three.
+    stmt = (
+        select(Participant)
+        .where(Participant.user_id == user.id)
+        .options(joinedload(Participant.trial), joinedload(Participant.therapist))
+    )
+    return session.scalar(stmt)

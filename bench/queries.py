@@ -1,0 +1,91 @@
+"""(b) SQL statements per page with a caseload of 10 and of 200 patients.
+
+In-process: the app with the test configuration on a fresh database, the Flask test client
+logged in as each role, statements counted by an engine listener. A page whose count grows
+with the caseload has an N+1 query (a lazy load in a loop): the "grows" column says so.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bench.databases import scratch_database
+from bench.pages import PAGES, Page
+from bench.statements import count_statements
+from bench.world import World, build_world, grow_caseload
+
+SIZES = (10, 200)
+
+
+def make_app(database_url: str, instance: Path) -> Flask:
+    from config import TestConfig
+    from icbt import create_app, migrate
+
+    config = TestConfig(database_url=database_url, instance_path=instance)
+    app = create_app(config)
+    migrate.upgrade(app)
+    return app
+
+
+def logged_in_clients(app: Flask, world: World) -> dict[str, FlaskClient]:
+    clients = {"anonymous": app.test_client()}
+    for role in ("patient", "therapist", "admin"):
+        client = app.test_client()
+        response = client.post("/auth/login", data={"email": world.email_for(role), "password": world.password})
+        if response.status_code != 302:
+            raise RuntimeError(f"bench: could not log in as {role}: {response.status_code}")
+        clients[role] = client
+    return clients
+
+
+def statements_for(app: Flask, clients: dict[str, FlaskClient], world: World, page: Page) -> int:
+    engine = app.extensions["icbt.db"]
+    client = clients[page.role]
+    client.get(world.format(page.path))  # warm: first-request work (caches) is not the page's
+    with count_statements(engine) as statements:
+        response = client.get(world.format(page.path))
+    if response.status_code != 200:
+        raise RuntimeError(f"bench: {page.name} answered {response.status_code}")
+    return len(statements)
+
+
+def measure(database_url: str, pages: list[Page] = PAGES, sizes: tuple[int, ...] = SIZES) -> dict[str, list[int]]:
+    """{page name: [statements at each caseload size]} on one fresh database."""
+    from icbt.extensions import db
+
+    with tempfile.TemporaryDirectory(prefix="icbt-bench-q-") as tmp:
+        app = make_app(database_url, Path(tmp))
+        counts: dict[str, list[int]] = {page.name: [] for page in pages}
+        try:
+            world: World | None = None
+            for size in sizes:
+                with app.app_context():
+                    if world is None:
+                        world = build_world(db.session, size)
+                    else:
+                        grow_caseload(db.session, world, size - world.n_patients)
+                    db.session.commit()
+                clients = logged_in_clients(app, world)
+                for page in pages:
+                    counts[page.name].append(statements_for(app, clients, world, page))
+        finally:
+            app.extensions["icbt.db"].dispose()
+    return counts
+
+
+def run(kinds: list[str], pg_url: str | None) -> None:
+    print(f"\n== (b) SQL statements per page, caseload {SIZES[0]} vs {SIZES[1]} patients ==")
+    for kind in kinds:
+        with scratch_database(kind, pg_url) as url:
+            if url is None:
+                print(f"{kind}: skipped (no server)")
+                continue
+            counts = measure(url)
+        print(f"\n{kind}")
+        print(f"{'page':<28} {'@' + str(SIZES[0]):>6} {'@' + str(SIZES[1]):>6}  grows")
+        for page in PAGES:
+            small, large = counts[page.name]
+            print(f"{page.name:<28} {small:>6} {large:>6}  {'YES' if large > small else 'no'}")
