@@ -518,7 +518,7 @@ def submit(
     alerts = _raise_risk_alerts(session, adm, result.risk_items, notify=notify)
     record(session, "administration.submit", actor=actor, target=adm,
            detail={"instrument": adm.instrument_id, "timepoint": adm.timepoint, "status": status,
-                   "answered": len(raw), "alerts": len(alerts)})
+                   "answered": len(raw)})
     _call(administration_submitted_listeners, session, adm)
     return SubmitOutcome(adm, created=True, alerts=alerts)
 
