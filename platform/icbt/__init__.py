@@ -77,12 +77,14 @@ def _register_blueprints(app: Flask) -> None:
     from icbt.patients.routes import bp as patient_bp
     from icbt.therapists.routes import bp as therapist_bp
     from icbt.public import bp as public_bp
+    from icbt.reports.routes import bp as reports_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(patient_bp)
     app.register_blueprint(therapist_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(reports_bp)
 
 
 CSP = (

@@ -37,3 +37,6 @@ def ping() -> str:
     from sqlalchemy import text
 
     return str(db.session.execute(text("SELECT 1")).scalar_one())
+
+
+from icbt.reports import tasks as _report_tasks  # noqa: E402,F401  (the analysis report job)
