@@ -79,6 +79,8 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
     MAIL_FROM = os.environ.get("MAIL_FROM", "ICBT platform <no-reply@localhost>")
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # A folder of extra instrument definitions (YAML) that add to or replace the shipped ones.
+    INSTRUMENTS_EXTRA_DIR = os.environ.get("INSTRUMENTS_DIR") or None
 
     def __init__(self, instance_path: Path | str | None = None) -> None:
         self.INSTANCE_PATH = Path(instance_path).resolve() if instance_path else _instance_path()

@@ -63,6 +63,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
 
     from icbt import tasks  # noqa: F401  (register background tasks on the queue)
+    from icbt.measures import instruments
+
+    instruments.init_app(app)  # validate the instrument files at start-up
 
 
 def _select_locale() -> str | None:
@@ -85,6 +88,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(therapist_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(reports_bp)
+    from icbt.measures.routes import bp as measures_bp
+
+    app.register_blueprint(measures_bp)
 
 
 CSP = (

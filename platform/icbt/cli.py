@@ -15,6 +15,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)
+    from icbt.measures.cli import instruments_group
+
+    app.cli.add_command(instruments_group)
 
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
