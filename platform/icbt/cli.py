@@ -18,6 +18,10 @@ def register_cli(app: Flask) -> None:
     from icbt.measures.cli import instruments_group
 
     app.cli.add_command(instruments_group)
+    from icbt.reports.cli import export_command, report_group
+
+    app.cli.add_command(report_group)
+    app.cli.add_command(export_command)
 
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")

@@ -3,7 +3,7 @@
 ``TrialDataset`` is what ``icbt.reports.loader.load_dataset`` builds from the database and what
 ``icbt.analysis.results.analyse`` consumes; tests and benchmarks build it by hand.
 Scores are the stored computed scores: CORE-OM as the clinical score (mean x 10, 0-40),
-WAI and expected alliance as sums (total 12-84, subscales 4-28).
+WAI and expected alliance as sums (total 12-84, subscales 4-28), GAD-7 and PHQ-9 totals.
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ class ParticipantData:
 
     code: str
     arm: str | None  # None = not randomised
-    core_om_screening: float | None = None
+    gad7_screening: float | None = None  # GAD-7 total at screening (0-21)
+    phq9_screening: float | None = None  # PHQ-9 total at screening (0-27)
     core_om_pre: float | None = None
     core_om_post: float | None = None
     wai_week3: AllianceScores = NO_ALLIANCE
@@ -59,7 +60,7 @@ class ParticipantData:
 
         return [
             self.code, self.arm,
-            num(self.core_om_screening), num(self.core_om_pre), num(self.core_om_post),
+            num(self.gad7_screening), num(self.phq9_screening), num(self.core_om_pre), num(self.core_om_post),
             [num(self.wai_week3.get(p)) for p in ALLIANCE_PARTS],
             [num(self.expected.get(p)) for p in ALLIANCE_PARTS],
             self.assessed, self.excluded, self.started, self.completed_week3, self.completed_post,

@@ -95,8 +95,10 @@ def _descriptives(dataset: TrialDataset) -> dict[str, Any]:
         block: dict[str, Any] = {
             "core_om": {
                 tp: stats.describe(getattr(p, f"core_om_{tp}") for p in members).as_dict()
-                for tp in ("screening", "pre", "post")
+                for tp in ("pre", "post")
             },
+            "gad7": {"screening": stats.describe(p.gad7_screening for p in members).as_dict()},
+            "phq9": {"screening": stats.describe(p.phq9_screening for p in members).as_dict()},
         }
         for part in ALLIANCE_PARTS:
             block[f"wai_{part}"] = {"week3": stats.describe(p.wai_week3.get(part) for p in members).as_dict()}

@@ -231,6 +231,7 @@ def execute_run(run_id: int) -> str:
     trial = session.get(Trial, run.trial_id)
     assert trial is not None
     out = run_dir(run_id)
+    step_name = "load"
     try:
         params = AnalysisParameters.from_dict(run.parameters)
         if out.exists():  # left by an earlier database with the same ids
@@ -241,8 +242,9 @@ def execute_run(run_id: int) -> str:
         ctx = RunContext(run_id, token, trial, params, out)
         with Heartbeat(db.engine, run_id, token, setting("REPORT_HEARTBEAT_INTERVAL")):
             for name, _label, start in STEPS:
-                _hold(name)
+                step_name = name
                 ctx.progress(name, start)
+                _hold(name)
                 STEP_FUNCTIONS[name](ctx)
         assert ctx.results is not None
         finished = session.execute(
@@ -263,8 +265,7 @@ def execute_run(run_id: int) -> str:
         return "abandoned"
     except Exception as error:  # noqa: BLE001 - every failure ends as a readable reason on the run
         session.rollback()
-        step = session.get(ReportRun, run_id)
-        where = STEP_LABELS.get(step.current_step or "", step.current_step) if step else "?"
+        where = STEP_LABELS.get(step_name, step_name)
         message = f"{where} failed: {error.__class__.__name__}: {error}"[:2000]
         session.execute(
             update(ReportRun)

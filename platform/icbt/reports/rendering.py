@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from flask import current_app, render_template
+from flask_babel import lazy_gettext as _l
 
 from icbt.analysis import apa
 from icbt.analysis.dataset import TrialDataset
@@ -21,20 +22,20 @@ from icbt.reports import figures, narrative
 @dataclass(frozen=True)
 class FigureSpec:
     name: str  # file name in figures/
-    title: str
-    caption: str
+    title: Any  # lazy translated strings
+    caption: Any
 
 
 FIGURES = (
-    FigureSpec("alliance_week3.svg", "Week-3 working alliance and residual gain",
-               "Each circle is a treatment participant with both values; the line is the least-squares fit "
+    FigureSpec("alliance_week3.svg", _l("Week-3 working alliance and residual gain"),
+               _l("Each circle is a treatment participant with both values; the line is the least-squares fit "
                "and the grey band its 95% confidence band. Below zero = better than predicted from the "
-               "pre-treatment score."),
-    FigureSpec("expected_alliance.svg", "Expected alliance and residual gain",
-               "Expected alliance was measured before treatment. Same layout as above."),
-    FigureSpec("core_om_pre_post.svg", "CORE-OM before and after treatment, by arm",
-               "Means with 95% confidence intervals. Circles and solid line: treatment; squares and dashed "
-               "line: waiting list. Dotted line: clinical cut-off (10)."),
+               "pre-treatment score.")),
+    FigureSpec("expected_alliance.svg", _l("Expected alliance and residual gain"),
+               _l("Expected alliance was measured before treatment. Same layout as above.")),
+    FigureSpec("core_om_pre_post.svg", _l("CORE-OM before and after treatment, by arm"),
+               _l("Means with 95% confidence intervals. Circles and solid line: treatment; squares and dashed "
+               "line: waiting list. Dotted line: clinical cut-off (10).")),
 )
 
 
@@ -89,14 +90,14 @@ def report_context(results: dict[str, Any], figure_url: Callable[[str], str]) ->
 
 
 CORRELATION_LABELS = (
-    ("alliance_week3_vs_residual_gain", "Week-3 alliance, total"),
-    ("alliance_week3_vs_residual_gain_task", "Week-3 alliance, task"),
-    ("alliance_week3_vs_residual_gain_bond", "Week-3 alliance, bond"),
-    ("alliance_week3_vs_residual_gain_goal", "Week-3 alliance, goal"),
-    ("expected_alliance_vs_residual_gain", "Expected alliance, total"),
-    ("expected_alliance_vs_residual_gain_task", "Expected alliance, task"),
-    ("expected_alliance_vs_residual_gain_bond", "Expected alliance, bond"),
-    ("expected_alliance_vs_residual_gain_goal", "Expected alliance, goal"),
+    ("alliance_week3_vs_residual_gain", _l("Week-3 alliance, total")),
+    ("alliance_week3_vs_residual_gain_task", _l("Week-3 alliance, task")),
+    ("alliance_week3_vs_residual_gain_bond", _l("Week-3 alliance, bond")),
+    ("alliance_week3_vs_residual_gain_goal", _l("Week-3 alliance, goal")),
+    ("expected_alliance_vs_residual_gain", _l("Expected alliance, total")),
+    ("expected_alliance_vs_residual_gain_task", _l("Expected alliance, task")),
+    ("expected_alliance_vs_residual_gain_bond", _l("Expected alliance, bond")),
+    ("expected_alliance_vs_residual_gain_goal", _l("Expected alliance, goal")),
 )
 
 

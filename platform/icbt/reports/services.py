@@ -84,7 +84,8 @@ def expire_stale_runs(session: Session, *, trial_id: int | None = None, now: dt.
     now = now or utcnow()
     stale_after = setting("REPORT_STALE_AFTER") if stale_after is None else stale_after
     queue_timeout = setting("REPORT_QUEUE_TIMEOUT") if queue_timeout is None else queue_timeout
-    stmt = select(ReportRun).where(ReportRun.status.in_(ACTIVE_STATUSES))
+    # populate_existing: a long-lived session must see what workers wrote meanwhile
+    stmt = select(ReportRun).where(ReportRun.status.in_(ACTIVE_STATUSES)).execution_options(populate_existing=True)
     if trial_id is not None:
         stmt = stmt.where(ReportRun.trial_id == trial_id)
     expired = []
@@ -113,7 +114,8 @@ def expire_stale_runs(session: Session, *, trial_id: int | None = None, now: dt.
 
 def active_run(session: Session, trial_id: int) -> ReportRun | None:
     return session.scalar(select(ReportRun).where(ReportRun.trial_id == trial_id,
-                                                  ReportRun.status.in_(ACTIVE_STATUSES)))
+                                                  ReportRun.status.in_(ACTIVE_STATUSES))
+                          .execution_options(populate_existing=True))
 
 
 def start_run(session: Session, trial: Trial, *, requested_by: Any = None,
