@@ -173,3 +173,18 @@ def test_bad_parameters_are_refused_before_anything_is_queued(app, factory) -> N
     with pytest.raises(ParameterError):
         start_run(db.session, built.trial, parameters={"cutoff": 99})
     assert db.session.scalar(select(func.count()).select_from(ReportRun)) == 0
+
+
+def test_the_heartbeat_stamps_only_a_run_it_holds(app, factory) -> None:  # type: ignore[no-untyped-def]
+    built = build_trial(factory, n_treatment=3, n_waitlist=3)
+    old = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    run = _running(built.trial, old)
+    mine = job.Heartbeat(db.engine, run.id, "w:1:x", interval=60)
+    assert mine.beat() is True
+    db.session.expire_all()
+    assert db.session.get(ReportRun, run.id).heartbeat_at > old
+    db.session.commit()
+    assert job.Heartbeat(db.engine, run.id, "someone-else", interval=60).beat() is False
+    db.session.get(ReportRun, run.id).status = "failed"
+    db.session.commit()
+    assert mine.beat() is False
