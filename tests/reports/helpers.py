@@ -11,6 +11,10 @@ from icbt.measures.instruments import get_instrument
 from icbt.measures.models import Administration, AdministrationAnswer
 from icbt.measures.scoring import score_answers
 from icbt.trials.models import Participant, Trial
+from icbt.trials.services import enrol
+from icbt.users.models import Role
+from icbt.users.services import create_user
+from tests.conftest import PASSWORD
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.timezone.utc)
 WHEN = {"screening": T0 - dt.timedelta(days=21), "pre": T0 - dt.timedelta(days=5),
@@ -61,6 +65,18 @@ class BuiltTrial:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+def _participant(factory: Any, trial: Trial, **fields: Any) -> Participant:
+    """Like factory.participant, without a commit per row (one commit for the whole trial)."""
+    n = factory._next()
+    user = create_user(db.session, email=f"patient{n}@example.org", password=PASSWORD, role=Role.PATIENT,
+                       display_name=f"Pat Ient{n}")
+    participant = enrol(db.session, trial, user)
+    for key, value in fields.items():
+        setattr(participant, key, value)
+    db.session.flush()
+    return participant
+
+
 def build_trial(factory: Any, *, n_treatment: int = 12, n_waitlist: int = 10, seed: int = 1,
                 trial: Trial | None = None) -> BuiltTrial:
     """A trial with screening, pre, week-3 and post measures, a few gaps, one late answer and one
@@ -71,8 +87,8 @@ def build_trial(factory: Any, *, n_treatment: int = 12, n_waitlist: int = 10, se
     start = dt.date(2026, 1, 5)
     for i in range(n_treatment + n_waitlist):
         arm = "treatment" if i < n_treatment else "waitlist"
-        p = factory.participant(trial=trial, arm=arm, status="completed", start_date=start,
-                                randomised_at=T0 - dt.timedelta(days=7))
+        p = _participant(factory, trial, arm=arm, status="completed", start_date=start,
+                         randomised_at=T0 - dt.timedelta(days=7))
         built.participants.append(p)
         severity = rng.uniform(1.2, 2.8)  # CORE-OM item level before treatment
         administer(p, "gad-7", "screening", answers_at("gad-7", severity * 0.7, rng))
@@ -102,7 +118,7 @@ def build_trial(factory: Any, *, n_treatment: int = 12, n_waitlist: int = 10, se
                            supersedes=original, reason="=Typed in by Anna Svensson from the paper form")
     built.notes["corrected_post"] = corrected.scores["scores"]["total_clinical"]
     built.notes["original_post"] = original.scores["scores"]["total_clinical"]
-    factory.participant(trial=trial, status="applicant")
-    factory.participant(trial=trial, status="excluded")
+    _participant(factory, trial, status="applicant")
+    _participant(factory, trial, status="excluded")
     db.session.commit()
     return built
