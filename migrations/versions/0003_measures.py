@@ -69,7 +69,7 @@ def upgrade() -> None:
     sa.CheckConstraint('revision >= 0', name=op.f('ck_administrations_revision_nonnegative')),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], name=op.f('fk_administrations_participant_id_participants'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_administrations_submitted_by_id_users'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['supersedes_id'], ['administrations.id'], name=op.f('fk_administrations_supersedes_id_administrations'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['administrations.id'], name=op.f('fk_administrations_supersedes_id_administrations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_administrations')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_administrations_idempotency_key')),
     sa.UniqueConstraint('participant_id', 'instrument_id', 'timepoint', 'revision', name='uq_administrations_slot_revision')

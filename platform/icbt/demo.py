@@ -166,3 +166,7 @@ def seed_demo(session: Session, *, seed: int = 2026, today: dt.date | None = Non
     logins += [("therapist", t.email) for t in ctx.therapists]
     logins += [("patient", "patient07@demo.example"), ("patient", "patient10@demo.example"), ("patient", "…patient54@demo.example")]
     return DemoSummary(created=ctx.created, logins=logins)
+
+
+# Each capability's demo step registers itself on import (order = registration order).
+from icbt.measures import demo as _measures_demo  # noqa: E402,F401

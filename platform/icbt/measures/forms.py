@@ -12,6 +12,15 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from icbt.measures.instruments import Instrument
 
+try:  # WTForms 3.3+: choices as SelectChoice objects (tuples are deprecated there)
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None  # type: ignore[assignment,misc]
+
+
+def _choice(value: int, label: str) -> Any:
+    return SelectChoice(value, label) if SelectChoice is not None else (value, label)
+
 
 def _no_control_characters(form: Any, field: Any) -> None:
     if field.data and any(ord(c) < 32 and c not in "\n\r\t" for c in field.data):
@@ -44,7 +53,7 @@ def _with_items(base: type, instrument: Instrument, texts: dict[str, Any]) -> ty
         shown = texts["items"][item.number]
         attrs[item_field_name(item.number)] = RadioField(
             shown["text"],
-            choices=[(value, label) for value, label in shown["options"]],
+            choices=[_choice(value, label) for value, label in shown["options"]],
             coerce=int,
             validators=[Optional()],
         )

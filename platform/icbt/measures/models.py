@@ -72,7 +72,8 @@ class Administration(Base):
     draft_saved_at: Mapped[dt.datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     revision: Mapped[int] = mapped_column(default=0)
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("administrations.id", ondelete="RESTRICT"))
+    # NO ACTION (checked at the end of the statement), so a chain can be removed in one go.
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("administrations.id"))
     correction_reason: Mapped[str | None] = mapped_column(Text)
     opened_notified_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]

@@ -332,6 +332,24 @@ def instrument_title(instrument_id: str) -> str:
 
 
 @bp.app_template_filter()
+def instrument_name(instrument_id: str) -> str:
+    """The short name staff know (CORE-OM, WAI-S...)."""
+    try:
+        return get_instrument(instrument_id).name
+    except LookupError:
+        return instrument_id
+
+
+@bp.app_template_filter()
+def alert_item_label(alert: RiskAlert) -> str:
+    """Our own short label of the alert's item (never the licensed wording)."""
+    try:
+        return get_instrument(alert.instrument_id).item(alert.item_number).label
+    except (LookupError, KeyError):
+        return ""
+
+
+@bp.app_template_filter()
 def score_format(value: Any) -> str:
     if value is None:
         return "–"

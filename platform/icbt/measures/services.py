@@ -98,7 +98,8 @@ def _intake_at(participant: Participant) -> dt.datetime:
     return participant.created_at or utcnow()
 
 
-def materialise_schedule(session: Session, participant: Participant, *, now: dt.datetime | None = None) -> list[Administration]:
+def materialise_schedule(session: Session, participant: Participant, *, now: dt.datetime | None = None,
+                         notify: bool = True) -> list[Administration]:
     """Create the participant's missing administrations from the trial's schedule and bring
     unsubmitted windows up to date (e.g. a moved start date). Idempotent: call it at intake,
     randomisation and start, and as often as you like after. Never deletes anything."""
@@ -145,13 +146,15 @@ def materialise_schedule(session: Session, participant: Participant, *, now: dt.
     session.flush()
     if created:
         record(session, "measures.schedule", target=participant, detail={"created": created})
-    refresh_statuses(session, list(existing.values()), now=now)
+    refresh_statuses(session, list(existing.values()), now=now, notify=notify)
     return sorted(existing.values(), key=lambda a: (a.opens_at, a.instrument_id))
 
 
-def refresh_statuses(session: Session, administrations: Iterable[Administration], *, now: dt.datetime | None = None) -> dict[str, int]:
+def refresh_statuses(session: Session, administrations: Iterable[Administration], *, now: dt.datetime | None = None,
+                     notify: bool = True) -> dict[str, int]:
     """Set each unsubmitted administration's status for ``now``; an administration that opens
-    calls the opened listeners once. Missed windows are recorded as ``missed``."""
+    calls the opened listeners once (``notify=False``: marked as announced, nobody told; the
+    demo uses it). Missed windows are recorded as ``missed``."""
     now = _now(now)
     counts: dict[str, int] = {}
     for adm in administrations:
@@ -164,7 +167,7 @@ def refresh_statuses(session: Session, administrations: Iterable[Administration]
         if status == "open" and adm.opened_notified_at is None:
             adm.opened_notified_at = now
             session.flush()
-            if adm.participant.status not in INACTIVE_STATUSES:
+            if notify and adm.participant.status not in INACTIVE_STATUSES:
                 _notify_patient(session, adm, reminder=False)
                 _call(administration_opened_listeners, session, adm)
         if status == "missed" and adm.opened_notified_at is None:
