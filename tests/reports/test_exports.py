@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import zipfile
 from pathlib import Path
 
 import pytest
-from scipy import stats as sps
 from sqlalchemy import func, select
 
 from icbt.extensions import db
@@ -19,6 +17,7 @@ from icbt.reports import job
 from icbt.reports.exports import escape_cell
 from icbt.reports.services import start_run
 from icbt.users.models import User
+from tests.reports.checks import assert_results_recompute_from_csv
 from tests.reports.helpers import build_trial
 
 
@@ -122,40 +121,10 @@ def test_the_files_are_complete_and_described_by_the_codebook(app, factory) -> N
     assert "codebook.csv" in files and files["codebook.csv"].startswith("file,variable,type,description,values")
 
 
-def _num(text: str) -> float | None:
-    return float(text) if text not in ("", None) else None
-
-
 def test_the_analysis_recomputes_from_the_exported_csvs(app, factory) -> None:  # type: ignore[no-untyped-def]
     built = build_trial(factory, n_treatment=14, n_waitlist=12, seed=4)
     files, results = _export(built.trial)
-    rows = _rows(files["participants.csv"])
-    treated = [r for r in rows if r["arm"] == "treatment"]
-    pairs = [(_num(r["core_om_pre_total_clinical"]), _num(r["core_om_post_total_clinical"])) for r in treated]
-    complete = [(a, b) for a, b in pairs if a is not None and b is not None]
-    fit = sps.linregress([a for a, _ in complete], [b for _, b in complete])
-    assert results["residual_gain"]["slope"] == pytest.approx(fit.slope, rel=1e-9)
-    assert results["residual_gain"]["n"] == len(complete)
-    gain = {r["participant_code"]: b - (fit.intercept + fit.slope * a)
-            for r, (a, b) in zip(treated, pairs) if a is not None and b is not None}
-    for r in treated:  # the exported residual gain column is the same residual
-        if r["residual_gain"]:
-            assert float(r["residual_gain"]) == pytest.approx(gain[r["participant_code"]], abs=1e-9)
-    for column, key in (("wai_week3_total", "alliance_week3_vs_residual_gain"),
-                        ("wai_week3_goal", "alliance_week3_vs_residual_gain_goal"),
-                        ("expected_alliance_total", "expected_alliance_vs_residual_gain")):
-        xy = [(_num(r[column]), gain.get(r["participant_code"])) for r in treated]
-        xy = [(x, y) for x, y in xy if x is not None and y is not None]
-        ref = sps.pearsonr([x for x, _ in xy], [y for _, y in xy])
-        assert results[key]["n"] == len(xy)
-        assert results[key]["r"] == pytest.approx(ref.statistic, abs=1e-9)
-        assert results[key]["p"] == pytest.approx(ref.pvalue, rel=1e-6)
-    post_t = [_num(r["core_om_post_total_clinical"]) for r in treated]
-    post_c = [_num(r["core_om_post_total_clinical"]) for r in rows if r["arm"] == "waitlist"]
-    post_t = [x for x in post_t if x is not None]
-    post_c = [x for x in post_c if x is not None]
-    t = sps.ttest_ind(post_c, post_t).statistic
-    assert results["between_group"]["d"] == pytest.approx(t * math.sqrt(1 / len(post_t) + 1 / len(post_c)), rel=1e-9)
+    assert_results_recompute_from_csv(files["participants.csv"], results)
 
 
 def test_cli_export_writes_the_same_files(app, factory, runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

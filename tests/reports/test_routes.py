@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import select
@@ -17,63 +16,8 @@ from icbt.reports.models import ReportRun
 from icbt.reports.services import start_run
 from icbt.users.models import Role
 from tests.conftest import login
+from tests.reports.checks import assert_page_shows_results
 from tests.reports.helpers import build_trial
-
-
-class _Cells(HTMLParser):
-    """Collect the text of every element carrying data-key."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cells: dict[str, str] = {}
-        self._stack: list[str | None] = []
-
-    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
-        key = dict(attrs).get("data-key")
-        self._stack.append(key)
-        if key:
-            self.cells[key] = ""
-
-    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
-        if self._stack:
-            self._stack.pop()
-
-    def handle_data(self, data):  # type: ignore[no-untyped-def]
-        for key in self._stack:
-            if key:
-                self.cells[key] += data
-
-
-def _resolve(results: dict, path: str):  # type: ignore[no-untyped-def]
-    value = results
-    for part in path.split("."):
-        value = value[part]
-    return value
-
-
-NUMBER = re.compile(r"-?\d*\.?\d+")
-
-
-def _shown_equals(text: str, value) -> bool:  # type: ignore[no-untyped-def]
-    """Does the displayed text show ``value`` (to the precision displayed)? Written independently
-    of the formatter: parse the number back and allow half a unit of its last decimal."""
-    text = text.strip()
-    if value is None:
-        return text == "–"
-    if isinstance(value, list):
-        shown = NUMBER.findall(text)
-        return len(shown) == len(value) and all(_shown_equals(s, v) for s, v in zip(shown, value))
-    if isinstance(value, str):
-        return text == value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return text == str(value)
-    if text.startswith("< "):
-        return value < float(text[2:])
-    if text.startswith("> "):
-        return value > float(text[2:])
-    text = text.removeprefix("= ")
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return abs(float(text) - value) <= 0.5 * 10 ** -decimals + 1e-12
 
 
 def _done_run(trial, admin):  # type: ignore[no-untyped-def]
@@ -106,12 +50,7 @@ def test_admin_clicks_run_analysis_and_reads_the_report(app, factory, client) ->
     assert f"r = {r_text}, p " in html and f"n = {week3['n']}" in html
     assert "semipartial" in html and "not the partial correlation of an ANCOVA" in html
     # every number on the page is the one in results.json
-    cells = _Cells()
-    cells.feed(html)
-    assert len(cells.cells) > 80
-    for key, text in cells.cells.items():
-        value = _resolve(results, key)
-        assert _shown_equals(text, value), (key, text, value)
+    assert assert_page_shows_results(html, results) > 80
     # figures are served, tables come before figures, the results paragraph first
     assert html.index('id="report-results"') < html.index('id="report-tables"') < html.index('id="report-figures"')
     for name in ("alliance_week3.svg", "expected_alliance.svg", "core_om_pre_post.svg"):

@@ -52,6 +52,11 @@ def p_value(p: float | None) -> str:
     return "= " + no_leading_zero(p, 3)
 
 
+def p_cell(p: float | None) -> str:
+    """p for a table cell: ``.019``, ``.42``, ``< .001``, ``> .99``."""
+    return p_value(p).removeprefix("= ")
+
+
 def ci(bounds: Sequence[float | None] | None, *, bounded: bool = True, decimals: int = 2) -> str:
     """``95% CI [-.71, -.09]``."""
     if not bounds or bounds[0] is None or bounds[1] is None:
