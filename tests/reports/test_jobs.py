@@ -41,6 +41,8 @@ def test_a_run_goes_from_queued_to_done_and_keeps_its_files(app, factory, admin)
         assert (folder / name).is_file(), name
     results = json.loads((folder / "results.json").read_text())
     assert results["run_id"] == run.id
+    assert results["requested_by"] == admin.display_name
+    assert results["requested_at"] == run.created_at.isoformat(timespec="seconds")
     assert results["data_fingerprint"] == run.data_fingerprint
     assert results["software_version"] == app.config["SOFTWARE_VERSION"] == run.software_version
     assert results["alliance_week3_vs_residual_gain"]["n"] == 10
@@ -56,7 +58,8 @@ def test_two_runs_on_the_same_data_give_the_same_numbers(app, factory) -> None: 
     first, second = _run(built.trial), _run(built.trial)
     a = json.loads((job.run_dir(first.id) / "results.json").read_text())
     b = json.loads((job.run_dir(second.id) / "results.json").read_text())
-    a.pop("run_id"), b.pop("run_id")
+    for key in ("run_id", "requested_at"):
+        a.pop(key), b.pop(key)
     assert numbers_only(a) == numbers_only(b)
     svg_a = (job.run_dir(first.id) / "figures" / "alliance_week3.svg").read_text()
     assert svg_a == (job.run_dir(second.id) / "figures" / "alliance_week3.svg").read_text()

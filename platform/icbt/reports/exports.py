@@ -57,8 +57,13 @@ def escape_cell(value: Any) -> Any:
 
 
 def _cell(value: Any) -> Any:
+    kind = type(value)
+    if kind is int or kind is float:  # the common case first: most cells are numbers
+        return value
     if value is None:
         return ""
+    if kind is str:
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if isinstance(value, bool):
         return 1 if value else 0
     if isinstance(value, (int, float)):
@@ -203,6 +208,12 @@ def write_participants_csv(session: Session, trial: Trial, handle: io.TextIOBase
 
 
 def iter_answer_rows(session: Session, trial: Trial) -> Iterator[tuple[Any, ...]]:
+    """The long CSV's rows, escaped, in administration and item order.
+
+    Two ordered streams merged by administration id: the administrations (code, instrument,
+    timepoint, revision...; one row each, formatted once) and their answers (plain integers).
+    Core results (no ORM row processing) and server-side cursors keep it fast and flat in memory.
+    """
     latest = (
         select(Administration.participant_id, Administration.instrument_id, Administration.timepoint,
                func.max(Administration.revision).label("latest"))
@@ -211,23 +222,36 @@ def iter_answer_rows(session: Session, trial: Trial) -> Iterator[tuple[Any, ...]
         .group_by(Administration.participant_id, Administration.instrument_id, Administration.timepoint)
         .subquery()
     )
-    stmt = (
-        select(Participant.code, Participant.arm, Administration.instrument_id, Administration.instrument_version,
-               Administration.timepoint, Administration.revision, Administration.revision == latest.c.latest,
-               Administration.submitted_at, AdministrationAnswer.item_number, AdministrationAnswer.value,
-               AdministrationAnswer.scale_min, AdministrationAnswer.scale_max)
-        .select_from(AdministrationAnswer)
-        .join(Administration, Administration.id == AdministrationAnswer.administration_id)
+    administrations = (
+        select(Administration.id, Participant.code, Participant.arm, Administration.instrument_id,
+               Administration.instrument_version, Administration.timepoint, Administration.revision,
+               Administration.revision == latest.c.latest, Administration.submitted_at)
         .join(Participant, Participant.id == Administration.participant_id)
         .join(latest, (latest.c.participant_id == Administration.participant_id)
               & (latest.c.instrument_id == Administration.instrument_id)
               & (latest.c.timepoint == Administration.timepoint))
         .where(Participant.trial_id == trial.id, Administration.submitted_at.is_not(None))
-        .order_by(AdministrationAnswer.administration_id, AdministrationAnswer.item_number)
-        .execution_options(yield_per=CHUNK)
+        .order_by(Administration.id)
     )
-    for row in session.execute(stmt):
-        yield tuple(row)
+    answers = (
+        select(AdministrationAnswer.administration_id, AdministrationAnswer.item_number, AdministrationAnswer.value,
+               AdministrationAnswer.scale_min, AdministrationAnswer.scale_max)
+        .join(Administration, Administration.id == AdministrationAnswer.administration_id)
+        .join(Participant, Participant.id == Administration.participant_id)
+        .where(Participant.trial_id == trial.id, Administration.submitted_at.is_not(None))
+        .order_by(AdministrationAnswer.administration_id, AdministrationAnswer.item_number)
+    )
+    connection = session.connection().execution_options(yield_per=CHUNK)
+    heads = iter(connection.execute(administrations))
+    head_id: int | None = None
+    prefix: tuple[Any, ...] = ()
+    for adm_id, item, value, low, high in connection.execute(answers):
+        while head_id != adm_id:
+            a_id, code, arm, instrument_id, version, timepoint, revision, current, submitted = next(heads)
+            head_id = a_id
+            prefix = (_cell(code), _cell(arm), _cell(instrument_id), _cell(version), _cell(timepoint), revision,
+                      1 if current else 0, _cell(submitted))
+        yield prefix + (item, value, low, high)
 
 
 def write_items_long_csv(session: Session, trial: Trial, handle: io.TextIOBase,
@@ -239,15 +263,20 @@ def write_items_long_csv(session: Session, trial: Trial, handle: io.TextIOBase,
         .join(Participant, Participant.id == Administration.participant_id)
         .where(Participant.trial_id == trial.id)
     ) or 0
-    writer = SafeCsvWriter(handle)
+    writer = csv.writer(handle, lineterminator="\r\n")  # rows come escaped from iter_answer_rows
     writer.writerow(LONG_COLUMNS)
     n = 0
+    batch: list[tuple[Any, ...]] = []
     for row in iter_answer_rows(session, trial):
-        writer.writerow(row)
-        n += 1
-        if progress and n % CHUNK == 0 and total:
-            progress(n / total)
-    return n
+        batch.append(row)
+        if len(batch) == CHUNK:
+            writer.writerows(batch)
+            n += len(batch)
+            batch.clear()
+            if progress and total:
+                progress(n / total)
+    writer.writerows(batch)
+    return n + len(batch)
 
 
 def write_free_text_csv(session: Session, trial: Trial, handle: io.TextIOBase) -> int:

@@ -108,6 +108,8 @@ class RunContext:
     trial: Trial
     params: AnalysisParameters
     out: Path
+    requested_by: str = ""
+    requested_at: str = ""
     dataset: TrialDataset | None = None
     results: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
@@ -176,6 +178,8 @@ def _step_analyse(ctx: RunContext) -> None:
     ctx.results = analyse(ctx.dataset, ctx.params,
                           software_version=str(current_app.config.get("SOFTWARE_VERSION", "")))
     ctx.results["run_id"] = ctx.run_id
+    ctx.results["requested_by"] = ctx.requested_by
+    ctx.results["requested_at"] = ctx.requested_at
 
 
 def _step_figures(ctx: RunContext) -> None:
@@ -239,7 +243,9 @@ def execute_run(run_id: int) -> str:
         (out / "figures").mkdir(parents=True)
         session.execute(update(ReportRun).where(ReportRun.id == run_id).values(output_dir=str(out)))
         session.commit()
-        ctx = RunContext(run_id, token, trial, params, out)
+        ctx = RunContext(run_id, token, trial, params, out,
+                         requested_by=run.requested_by.display_name if run.requested_by else "command line",
+                         requested_at=run.created_at.isoformat(timespec="seconds"))
         with Heartbeat(db.engine, run_id, token, setting("REPORT_HEARTBEAT_INTERVAL")):
             for name, _label, start in STEPS:
                 step_name = name

@@ -129,12 +129,13 @@ def stream_participants(session: Session, trial: Trial, *, slots: Mapping[tuple[
         .outerjoin(Administration, Administration.participant_id == Participant.id)
         .where(Participant.trial_id == trial.id)
         .order_by(Participant.id, Administration.revision, Administration.id)
-        .execution_options(yield_per=CHUNK)
     )
     current: ParticipantRows | None = None
     done = 0
+    # Core rows through a server-side cursor (no ORM row processing): fast and flat in memory.
+    connection = session.connection().execution_options(yield_per=CHUNK)
     for (pid, code, arm, status, start_date, instrument_id, timepoint, version, adm_status, submitted, revision,
-         stored) in session.execute(stmt):
+         stored) in connection.execute(stmt):
         if current is None or pid != current.id:
             if current is not None:
                 yield current

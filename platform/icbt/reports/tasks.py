@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from icbt.extensions import queue
+from icbt.tasks import in_app_context
 
 
 @queue.huey.task(name="icbt.reports.run_report")
-def run_report(run_id: int) -> str:
+@in_app_context
+def run_report(run_id: int) -> None:
+    """Run the analysis of ``run_id``. Returns nothing, so the queue stores no result."""
     from icbt.reports.job import execute_run
 
-    with queue.app.app_context():
-        return execute_run(run_id)
+    execute_run(run_id)
