@@ -242,16 +242,17 @@ def iter_answer_rows(session: Session, trial: Trial) -> Iterator[tuple[Any, ...]
         .order_by(AdministrationAnswer.administration_id, AdministrationAnswer.item_number)
     )
     connection = session.connection().execution_options(yield_per=CHUNK)
-    heads = iter(connection.execute(administrations))
-    head_id: int | None = None
-    prefix: tuple[Any, ...] = ()
-    for adm_id, item, value, low, high in connection.execute(answers):
-        while head_id != adm_id:
-            a_id, code, arm, instrument_id, version, timepoint, revision, current, submitted = next(heads)
-            head_id = a_id
-            prefix = (_cell(code), _cell(arm), _cell(instrument_id), _cell(version), _cell(timepoint), revision,
-                      1 if current else 0, _cell(submitted))
-        yield prefix + (item, value, low, high)
+    with connection.execute(administrations) as head_rows, connection.execute(answers) as answer_rows:
+        heads = iter(head_rows)
+        head_id: int | None = None
+        prefix: tuple[Any, ...] = ()
+        for adm_id, item, value, low, high in answer_rows:
+            while head_id != adm_id:
+                a_id, code, arm, instrument_id, version, timepoint, revision, current, submitted = next(heads)
+                head_id = a_id
+                prefix = (_cell(code), _cell(arm), _cell(instrument_id), _cell(version), _cell(timepoint), revision,
+                          1 if current else 0, _cell(submitted))
+            yield prefix + (item, value, low, high)
 
 
 def write_items_long_csv(session: Session, trial: Trial, handle: io.TextIOBase,

@@ -130,12 +130,20 @@ def stream_participants(session: Session, trial: Trial, *, slots: Mapping[tuple[
         .where(Participant.trial_id == trial.id)
         .order_by(Participant.id, Administration.revision, Administration.id)
     )
-    current: ParticipantRows | None = None
-    done = 0
     # Core rows through a server-side cursor (no ORM row processing): fast and flat in memory.
     connection = session.connection().execution_options(yield_per=CHUNK)
+    with connection.execute(stmt) as result:
+        yield from _fold(result, slot_of, total, progress)
+    if progress:
+        progress(1.0)
+
+
+def _fold(result: Any, slot_of: Mapping[tuple[str, str], str], total: int,
+          progress: Callable[[float], None] | None) -> Iterator[ParticipantRows]:
+    current: ParticipantRows | None = None
+    done = 0
     for (pid, code, arm, status, start_date, instrument_id, timepoint, version, adm_status, submitted, revision,
-         stored) in connection.execute(stmt):
+         stored) in result:
         if current is None or pid != current.id:
             if current is not None:
                 yield current
@@ -157,8 +165,6 @@ def stream_participants(session: Session, trial: Trial, *, slots: Mapping[tuple[
         )
     if current is not None:
         yield current
-    if progress:
-        progress(1.0)
 
 
 def load_dataset(session: Session, trial: Trial, *, slots: Mapping[tuple[str, str], str] | None = None,
