@@ -6,6 +6,7 @@ variables switch the parts that production replaces:
 
 ``DATABASE_URL``   PostgreSQL (``postgresql://user@host/db``) instead of the SQLite file
 ``REDIS_URL``      the Huey task queue on Redis instead of a SQLite file
+``HUEY_QUEUE_NAME`` the queue's name (default ``icbt``; keeps platforms sharing a Redis apart)
 ``SECRET_KEY``     the session signing key (required in production)
 ``ICBT_CONFIG``    ``development`` (default), ``production`` or ``test``
 ``ICBT_INSTANCE``  the instance folder (default: ``instance/`` beside this file)
@@ -108,13 +109,14 @@ class Config:
             os.environ.get("DATABASE_URL") or f"sqlite:///{self.INSTANCE_PATH / 'icbt.sqlite3'}"
         )
         redis_url = os.environ.get("REDIS_URL")
+        queue_name = os.environ.get("HUEY_QUEUE_NAME", "icbt")  # several platforms on one Redis
         if redis_url:
-            self.HUEY = {"backend": "redis", "url": redis_url, "name": "icbt", "immediate": False}
+            self.HUEY = {"backend": "redis", "url": redis_url, "name": queue_name, "immediate": False}
         else:
             self.HUEY = {
                 "backend": "sqlite",
                 "filename": str(self.INSTANCE_PATH / "huey.sqlite3"),
-                "name": "icbt",
+                "name": queue_name,
                 "immediate": False,
             }
         self.OUTBOX_DIR = self.INSTANCE_PATH / "outbox"

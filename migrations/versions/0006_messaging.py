@@ -1,7 +1,7 @@
 """messaging: conversations, messages, drafts, snippets, therapist time
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-26 11:26:45.508447
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import icbt.db
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from icbt.patients.routes import bp as patient_bp
     from icbt.therapists.routes import bp as therapist_bp
     from icbt.public import bp as public_bp
+    from icbt.reports.routes import bp as reports_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
@@ -99,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(therapist_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(messaging_bp)
+    app.register_blueprint(reports_bp)
     from icbt.measures.routes import bp as measures_bp
 
     app.register_blueprint(measures_bp)

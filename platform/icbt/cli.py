@@ -20,6 +20,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(instruments_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    from icbt.reports.cli import export_command, report_group
+
+    app.cli.add_command(report_group)
+    app.cli.add_command(export_command)
 
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")

@@ -7,6 +7,7 @@ from icbt.measures.models import Administration, AdministrationAnswer, Installed
 from icbt.messaging.models import (
     Conversation, Message, MessageDraft, Snippet, TherapistTimeCorrection, TherapistTimeDay,
 )
+from icbt.reports.models import ReportRun
 from icbt.security.models import LoginThrottle, RecoveryCode, SecondFactor, UserSession
 from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
 from icbt.trials.allocation import Allocation
@@ -19,3 +20,4 @@ __all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
 __all__ += ["Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
 __all__ += ["LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
 __all__ += ["Conversation", "Message", "MessageDraft", "Snippet", "TherapistTimeCorrection", "TherapistTimeDay"]
+__all__ += ["ReportRun"]
