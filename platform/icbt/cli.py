@@ -101,7 +101,8 @@ def _user_or_fail(email: str):  # type: ignore[no-untyped-def]
 @click.option("--secret", "show_secret", is_flag=True, help="Print the setup key instead of the current code.")
 def users_totp(email: str, show_secret: bool) -> None:
     """Print the current second-factor code of a DEMO staff account (demo accounts only)."""
-    from icbt.security import clock, second_factor
+    from icbt import clock
+    from icbt.security import second_factor
     from icbt.security.demo import is_demo_account
 
     user = _user_or_fail(email)
@@ -135,7 +136,8 @@ def users_deactivate(email: str) -> None:
 def users_reset_second_factor(email: str, yes: bool) -> None:
     """Remove an account's second factor and recovery codes (a lost phone). Check who is
     asking first. Staff set up a new one at their next login; their sessions end now."""
-    from icbt.security import clock, second_factor
+    from icbt import clock
+    from icbt.security import second_factor
     from icbt.security.sessions import end_all
 
     user = _user_or_fail(email)

@@ -91,7 +91,7 @@ def non_audit(statements: list[str]) -> list[str]:
 
 
 class Clock:
-    """An injectable clock for app.config["SECURITY_CLOCK"]."""
+    """A clock a test moves, for app.config["FAKE_NOW"] (``icbt.clock``: every part reads it)."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
         self.now = start or utcnow()
@@ -106,5 +106,5 @@ class Clock:
 @pytest.fixture
 def clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
-    monkeypatch.setitem(app.config, "SECURITY_CLOCK", c)
+    monkeypatch.setitem(app.config, "FAKE_NOW", c)
     return c

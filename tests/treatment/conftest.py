@@ -20,12 +20,17 @@ UTC = dt.timezone.utc
 
 
 def set_clock(app: Flask, monkeypatch: pytest.MonkeyPatch, when: dt.datetime) -> None:
-    monkeypatch.setitem(app.config, "CLOCK", lambda: when)
+    monkeypatch.setitem(app.config, "FAKE_NOW", when)
+    # One clock drives everything, sessions included: these tests jump days and months
+    # within one login, so the session limits are stretched here (tests/security checks them).
+    year = 366 * 24 * 3600
+    monkeypatch.setitem(app.config, "SESSION_IDLE_TIMEOUT", {"patient": year, "therapist": year, "admin": year})
+    monkeypatch.setitem(app.config, "SESSION_ABSOLUTE_LIFETIME", year)
 
 
 @pytest.fixture
 def frozen_now(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[dt.datetime], None]:
-    """Set the clock the treatment pages use (UTC instant)."""
+    """Set the platform's clock (``icbt.clock``) to a UTC instant."""
 
     def _set(when: dt.datetime) -> None:
         set_clock(app, monkeypatch, when)

@@ -20,9 +20,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from icbt import clock
 from icbt.access import deny, get_participant_or_404, role_required
 from icbt.audit.services import allow_detail_keys, record
-from icbt.db import utcnow
 from icbt.extensions import db
 from icbt.measures import services
 from icbt.measures.forms import (
@@ -95,7 +95,7 @@ def questionnaire(administration_id: int):  # type: ignore[no-untyped-def]
         flash(_("You have already sent this questionnaire. Thank you."), "info")
         return redirect(url_for("measures.sent", administration_id=adm.id))
     participant = adm.participant
-    now = utcnow()
+    now = clock.now()
     if not services.can_answer(adm, participant.trial, now):
         flash(_("This questionnaire is not open for answers now."), "warning")
         return redirect(url_for("patient.dashboard"))
@@ -141,7 +141,7 @@ def questionnaire(administration_id: int):  # type: ignore[no-untyped-def]
 @role_required("patient")
 def autosave(administration_id: int):  # type: ignore[no-untyped-def]
     adm = _own_administration_or_404(administration_id)
-    if adm.is_submitted or not services.can_answer(adm, adm.participant.trial, utcnow()):
+    if adm.is_submitted or not services.can_answer(adm, adm.participant.trial, clock.now()):
         return jsonify(error=_("This questionnaire is closed.")), 409
     instrument = get_instrument(adm.instrument_id)
     prefix = "item_"
@@ -149,7 +149,7 @@ def autosave(administration_id: int):  # type: ignore[no-untyped-def]
         key[len(prefix):]: value for key, value in request.form.items()
         if key.startswith(prefix) and key[len(prefix):].isdigit() and int(key[len(prefix):]) in instrument.item_numbers
     }
-    draft = services.save_draft(db.session, adm, answers, now=utcnow(), actor=current_user)
+    draft = services.save_draft(db.session, adm, answers, now=clock.now(), actor=current_user)
     return jsonify(saved=len(draft), saved_at=adm.draft_saved_at.isoformat() if adm.draft_saved_at else None)
 
 

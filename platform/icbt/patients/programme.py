@@ -21,7 +21,7 @@ from icbt.content.worksheets import draft_from_form, draft_from_stored, input_na
 from icbt.extensions import db
 from icbt.intake.services import IntakeError, screening_of, submit_screening
 from icbt.patients.programme_forms import CsrfForm, ScreeningForm
-from icbt.treatment import clock
+from icbt import clock
 from icbt.treatment.models import ModulePlan, PlanItem
 from icbt.treatment.services import (
     HomeworkLocked, get_homework, hand_in, item_is_open, plan_for, plan_progress, record_page_read, save_draft,
@@ -40,7 +40,7 @@ def _me() -> Participant:
 
 
 def _today(participant: Participant):  # type: ignore[no-untyped-def]
-    return clock.trial_today(participant.trial.timezone)
+    return clock.today(participant.trial.timezone)
 
 
 def _own_item(participant: Participant, item_id: int) -> tuple[PlanItem, ModulePlan, Module]:

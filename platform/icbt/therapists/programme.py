@@ -19,7 +19,7 @@ from icbt.content.services import module_of
 from icbt.extensions import db
 from icbt.intake.services import IntakeError, current_profile, profile_history, record_assessment, screening_of
 from icbt.therapists.programme_forms import ApproveForm, AssessmentForm, CsrfForm, PlanChangeForm, UnlockForm, choices
-from icbt.treatment import clock
+from icbt import clock
 from icbt.treatment.models import Homework, ModulePlan, PlanItem
 from icbt.treatment.services import (
     HomeworkLocked, PlanError, approve_plan, change_plan, frozen_positions, handed_in_homework, mark_homework_reviewed,
@@ -32,7 +32,7 @@ bp = Blueprint("therapist_programme", __name__, url_prefix="/therapist/patients"
 
 
 def _today(participant: Participant):  # type: ignore[no-untyped-def]
-    return clock.trial_today(participant.trial.timezone)
+    return clock.today(participant.trial.timezone)
 
 
 # ------------------------------------------------------------------ assessment
