@@ -58,6 +58,13 @@ STATUS_LABELS = {
 allow_detail_keys("n")  # declared at the merge with security
 
 
+@bp.record_once
+def _join_the_intake(_state) -> None:  # type: ignore[no-untyped-def]
+    from icbt.measures import screening
+
+    screening.register()  # GAD-7 and PHQ-9 are part of the intake's screening
+
+
 def _administration_or_404(administration_id: int) -> Administration:
     adm = db.session.get(Administration, administration_id)
     if adm is None:

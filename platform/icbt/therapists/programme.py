@@ -18,6 +18,7 @@ from icbt.content import store
 from icbt.content.services import module_of
 from icbt.extensions import db
 from icbt.intake.services import IntakeError, current_profile, profile_history, record_assessment, screening_of
+from icbt.measures.screening import screening_scores
 from icbt.therapists.programme_forms import ApproveForm, AssessmentForm, CsrfForm, PlanChangeForm, UnlockForm, choices
 from icbt import clock
 from icbt.treatment.models import Homework, ModulePlan, PlanItem
@@ -65,7 +66,8 @@ def assessment(participant_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("therapist.patient", participant_id=participant.id))
     record(db.session, "intake.assessment_view", target=participant)
     return render_template("therapist/assessment.html", participant=participant, screening=screening,
-                           profile=profile, history=profile_history(db.session, participant), form=form)
+                           scores=screening_scores(db.session, participant), profile=profile,
+                           history=profile_history(db.session, participant), form=form)
 
 
 # ------------------------------------------------------------------ plan
@@ -246,6 +248,7 @@ def therapist_programme_summary(participant: Participant) -> dict[str, Any]:
         titles[hw.id] = (module.title, sheet.title if sheet else hw.worksheet_id)
     return {
         "screening": screening_of(db.session, participant),
+        "scores": screening_scores(db.session, participant),
         "profile": current_profile(db.session, participant),
         "plan": the_plan,
         "progress": progress,
