@@ -130,6 +130,7 @@ def page(item_id: int, page: int):  # type: ignore[no-untyped-def]
     if not 1 <= page <= len(mod.pages):
         abort(404)
     record_page_read(db.session, participant, item, page, at=clock.now())
+    record(db.session, "module.page_view", target=item, participant=participant)
     return render_template("patient/module_page.html", participant=participant, item=item, module=mod,
                            page_number=page, page=mod.pages[page - 1])
 
@@ -174,6 +175,8 @@ def worksheet(item_id: int, worksheet_id: str):  # type: ignore[no-untyped-def]
         homework = get_homework(db.session, item, sheet.id)
         if homework is not None:
             record(db.session, "homework.view", target=homework, participant=participant)
+        else:  # an empty worksheet still shows which module of their plan this is
+            record(db.session, "worksheet.view", target=item, participant=participant)
         return _render_worksheet(participant, item, mod, sheet, draft_from_stored(sheet, homework.data if homework else None))
     raw = draft_from_form(sheet, request.form)
     at = clock.now()
