@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from icbt import clock
+from icbt.security import second_factor
 from icbt.demo import DEMO_PASSWORD, DEMO_STEPS, DemoContext, seed_demo
 from icbt.trials.models import Arm, Participant, ParticipantStatus, Trial
 from icbt.trials.services import enrol
@@ -75,6 +76,10 @@ def build_world(session: Session, n_patients: int, *, seed: int = 2026) -> World
                          password_hash=hash_password(DEMO_PASSWORD), session_token=new_session_token())
         session.add(therapist)
         session.flush()
+    if not second_factor.is_enrolled(session, therapist):
+        # Staff log in with a second factor; the bench therapist has a fixed key like the
+        # demo staff (bench/client.py computes its codes).
+        second_factor.set_secret(session, therapist, second_factor.demo_secret(BENCH_THERAPIST), now=clock.now())
     world = World(password=DEMO_PASSWORD, admin_email=ADMIN, therapist_email=BENCH_THERAPIST,
                   patient_email="", participant_id=0, n_patients=0,
                   therapist_emails=[BENCH_THERAPIST, *DEMO_THERAPISTS])

@@ -254,8 +254,11 @@ def _form(client: FlaskClient, path: str, data: dict[str, str]) -> dict[str, str
 
 
 def security_now(app: Flask) -> Any:
-    clock = app.config.get("SECURITY_CLOCK")
-    return clock() if clock else utcnow()
+    """The app's clock (``icbt.clock``), also outside a request."""
+    from icbt import clock
+
+    with app.app_context():
+        return clock.now()
 
 
 @contextmanager

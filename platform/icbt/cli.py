@@ -24,6 +24,7 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(report_group)
     app.cli.add_command(export_command)
+    app.cli.add_command(periodic_command)
 
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -105,7 +106,8 @@ def _user_or_fail(email: str):  # type: ignore[no-untyped-def]
 @click.option("--secret", "show_secret", is_flag=True, help="Print the setup key instead of the current code.")
 def users_totp(email: str, show_secret: bool) -> None:
     """Print the current second-factor code of a DEMO staff account (demo accounts only)."""
-    from icbt.security import clock, second_factor
+    from icbt import clock
+    from icbt.security import second_factor
     from icbt.security.demo import is_demo_account
 
     user = _user_or_fail(email)
@@ -139,7 +141,8 @@ def users_deactivate(email: str) -> None:
 def users_reset_second_factor(email: str, yes: bool) -> None:
     """Remove an account's second factor and recovery codes (a lost phone). Check who is
     asking first. Staff set up a new one at their next login; their sessions end now."""
-    from icbt.security import clock, second_factor
+    from icbt import clock
+    from icbt.security import second_factor
     from icbt.security.sessions import end_all
 
     user = _user_or_fail(email)
@@ -207,6 +210,21 @@ def demo_command(seed: int, if_empty: bool) -> None:
 
     for line in demo_second_factor_lines():
         click.echo(line)
+
+
+@click.command("periodic")
+@with_appcontext
+def periodic_command() -> None:
+    """Run the worker's periodic work once now: questionnaire windows, invitations and
+    reminders, then the stages that move with time (what the worker does every 15 minutes)."""
+    from icbt.measures.services import refresh_all
+    from icbt.treatment.stages import advance_stages
+
+    totals = refresh_all(db.session)
+    moved = advance_stages(db.session)
+    db.session.commit()
+    click.echo("measures: " + ", ".join(f"{k}: {v}" for k, v in sorted(totals.items())))
+    click.echo("stages: " + (", ".join(f"{k}: {v}" for k, v in sorted(moved.items())) or "none moved"))
 
 
 @click.command("worker")

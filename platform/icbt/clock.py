@@ -12,7 +12,9 @@ refuses to start when it is set, see config.py):
     A fixed instant: ISO 8601 with an offset (``2026-03-02T09:00:00+01:00``, ``...Z``);
     a naive value is read as UTC; a bare date (``2026-03-02``) means 12:00 UTC that day,
     which is the same calendar date in every trial time zone within +-12 hours. In-process
-    tests may also put a timezone-aware ``datetime`` into ``app.config["FAKE_NOW"]``.
+    tests may also put a timezone-aware ``datetime`` into ``app.config["FAKE_NOW"]``, or a
+    callable returning one (a clock the test moves, e.g. the ``clock`` fixture in
+    tests/security/conftest.py).
 ``FAKE_NOW_FILE`` (env ``ICBT_FAKE_NOW_FILE``)
     A file holding such a value, read again whenever it changes, so that a test can move
     the clock of a running server (all its worker processes) between two requests:
@@ -21,6 +23,11 @@ refuses to start when it is set, see config.py):
 
 Outside an app context (scripts, pure functions under test) the real clock is used.
 Pure functions should still take the date as an argument rather than call ``today()``.
+
+This is the only clock: model defaults (``icbt.db.utcnow``), services (their ``now=``/
+``at=`` defaults), views, the security checks (sessions, throttling, TOTP steps) and the
+background worker (its tasks run in an app context, so it honours ``FAKE_NOW_FILE`` too) all
+read it. Nothing else calls ``datetime.now()`` or ``date.today()``.
 """
 from __future__ import annotations
 
@@ -84,6 +91,8 @@ def fake_now() -> dt.datetime | None:
         if value is not None:
             return value
     raw = config.get("FAKE_NOW")
+    if callable(raw):
+        raw = raw()
     return parse_fake_now(raw) if raw else None
 
 
@@ -96,6 +105,11 @@ def today(tz: str | dt.tzinfo | None = None) -> dt.date:
     """Today's date in ``tz`` (a zone name such as a trial's ``timezone``, or a tzinfo; UTC if None)."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)
     return now().astimezone(zone).date()
+
+
+def timestamp() -> int:
+    """The current instant in whole seconds since the epoch (session cookies, TOTP steps)."""
+    return int(now().timestamp())
 
 
 def write_fake_now(path: str | os.PathLike[str], value: str | dt.datetime | dt.date | None) -> None:

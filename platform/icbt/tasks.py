@@ -43,3 +43,4 @@ def ping() -> str:
 from icbt.measures import tasks as _measures_tasks  # noqa: E402,F401
 from icbt.notifications import tasks as _notification_tasks  # noqa: E402,F401
 from icbt.reports import tasks as _report_tasks  # noqa: E402,F401  (the analysis report job)
+from icbt.treatment import tasks as _treatment_tasks  # noqa: E402,F401

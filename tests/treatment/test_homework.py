@@ -220,7 +220,7 @@ def test_reading_a_page_is_recorded_once_per_page(week1) -> None:
 def test_autosave_needs_the_csrf_token(week1, database_url, tmp_path: Path) -> None:
     participant, item, sheet, _, url = week1
     strict = make_test_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
-    strict.config["CLOCK"] = lambda: NOW
+    strict.config["FAKE_NOW"] = NOW
     client = strict.test_client()
     page = client.get("/auth/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

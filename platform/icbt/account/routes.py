@@ -15,7 +15,8 @@ from icbt.audit.services import record
 from icbt.auth.routes import too_many_attempts
 from icbt.auth.session import current_session_row, renew_session, safe_next
 from icbt.extensions import db
-from icbt.security import clock, second_factor, throttle
+from icbt import clock
+from icbt.security import second_factor, throttle
 from icbt.security import sessions as user_sessions
 from icbt.security.throttle import email_key
 from icbt.users.passwords import verify_password

@@ -16,7 +16,8 @@ from icbt.auth.session import (
 )
 from icbt.errors import render_error
 from icbt.extensions import db
-from icbt.security import clock, second_factor, throttle
+from icbt import clock
+from icbt.security import second_factor, throttle
 from icbt.users.services import authenticate
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")

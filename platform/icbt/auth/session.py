@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from icbt.audit.services import record
 from icbt.extensions import db
-from icbt.security import clock
+from icbt import clock
 from icbt.security import sessions as user_sessions
 from icbt.security.throttle import address_key, email_key
 from icbt.users.models import User

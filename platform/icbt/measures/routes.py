@@ -20,9 +20,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from icbt import clock
 from icbt.access import deny, get_participant_or_404, role_required
 from icbt.audit.services import allow_detail_keys, record
-from icbt.db import utcnow
 from icbt.extensions import db
 from icbt.measures import services
 from icbt.measures.forms import (
@@ -56,6 +56,13 @@ STATUS_LABELS = {
 }
 
 allow_detail_keys("n")  # declared at the merge with security
+
+
+@bp.record_once
+def _join_the_intake(_state) -> None:  # type: ignore[no-untyped-def]
+    from icbt.measures import screening
+
+    screening.register()  # GAD-7 and PHQ-9 are part of the intake's screening
 
 
 def _administration_or_404(administration_id: int) -> Administration:
@@ -95,7 +102,7 @@ def questionnaire(administration_id: int):  # type: ignore[no-untyped-def]
         flash(_("You have already sent this questionnaire. Thank you."), "info")
         return redirect(url_for("measures.sent", administration_id=adm.id))
     participant = adm.participant
-    now = utcnow()
+    now = clock.now()
     if not services.can_answer(adm, participant.trial, now):
         flash(_("This questionnaire is not open for answers now."), "warning")
         return redirect(url_for("patient.dashboard"))
@@ -141,7 +148,7 @@ def questionnaire(administration_id: int):  # type: ignore[no-untyped-def]
 @role_required("patient")
 def autosave(administration_id: int):  # type: ignore[no-untyped-def]
     adm = _own_administration_or_404(administration_id)
-    if adm.is_submitted or not services.can_answer(adm, adm.participant.trial, utcnow()):
+    if adm.is_submitted or not services.can_answer(adm, adm.participant.trial, clock.now()):
         return jsonify(error=_("This questionnaire is closed.")), 409
     instrument = get_instrument(adm.instrument_id)
     prefix = "item_"
@@ -149,7 +156,7 @@ def autosave(administration_id: int):  # type: ignore[no-untyped-def]
         key[len(prefix):]: value for key, value in request.form.items()
         if key.startswith(prefix) and key[len(prefix):].isdigit() and int(key[len(prefix):]) in instrument.item_numbers
     }
-    draft = services.save_draft(db.session, adm, answers, now=utcnow(), actor=current_user)
+    draft = services.save_draft(db.session, adm, answers, now=clock.now(), actor=current_user)
     return jsonify(saved=len(draft), saved_at=adm.draft_saved_at.isoformat() if adm.draft_saved_at else None)
 
 
@@ -160,6 +167,7 @@ def sent(administration_id: int):  # type: ignore[no-untyped-def]
     if not adm.is_submitted:
         return redirect(url_for("measures.questionnaire", administration_id=adm.id))
     has_alert = db.session.scalar(select(RiskAlert.id).where(RiskAlert.administration_id == adm.id).limit(1)) is not None
+    record(db.session, "administration.view", target=adm)
     trial = adm.participant.trial
     return render_template(
         "measures/sent.html", adm=adm, instrument=get_instrument(adm.instrument_id),
@@ -211,6 +219,7 @@ def correct(administration_id: int):  # type: ignore[no-untyped-def]
     texts = _texts(adm)
     form = correction_form(instrument, texts)
     if request.method == "GET":
+        record(db.session, "administration.view", target=adm)
         for number, value in adm.answer_map().items():
             getattr(form, item_field_name(number)).data = value
     elif form.validate_on_submit():
@@ -267,11 +276,15 @@ def admin_alerts():  # type: ignore[no-untyped-def]
 
 @bp.app_template_global()
 def measures_due(participant: Participant) -> list[Administration]:
-    """The patient's open questionnaires (the schedule is brought up to date first)."""
+    """The patient's questionnaires that can be answered now. Read only: the schedule is
+    materialised by the services that change a participant's state and by the periodic
+    task; what is due is computed from the windows and the clock."""
     if participant is None or participant.user_id != current_user.id:
         return []
-    services.materialise_schedule(db.session, participant)
-    return services.due_for_participant(db.session, participant)
+    # The screening questionnaires are answered through the intake page (the dashboard's
+    # "First step" card leads there), not listed twice.
+    return [a for a in services.due_for_participant(db.session, participant, now=clock.now())
+            if a.timepoint not in services.UNANNOUNCED_TIMEPOINTS]
 
 
 @bp.app_template_global()
@@ -312,6 +325,12 @@ def timepoint_label(value: str) -> str:
 @bp.app_template_filter()
 def administration_status_label(value: str) -> str:
     return str(STATUS_LABELS.get(value, value))
+
+
+@bp.app_template_filter()
+def status_now(adm: Administration) -> str:
+    """The administration's status at this moment (computed from its window, never written)."""
+    return adm.status_at(clock.now())
 
 
 @bp.app_template_filter()

@@ -31,7 +31,7 @@ from sqlalchemy import select
 
 from icbt.access import deny, get_participant_or_404, role_required
 from icbt.audit.services import record
-from icbt.db import utcnow
+from icbt import clock
 from icbt.extensions import db
 from icbt.messaging import feedback_links, snippets as snippet_service
 from icbt.messaging import therapist_time
@@ -228,7 +228,7 @@ def _draft_json(participant: Participant):  # type: ignore[no-untyped-def]
                    is_feedback=bool(user.role == "therapist" and form.is_feedback.data), max_length=_max_length())
     except MessagingError as error:
         return jsonify(saved=False, error=str(error)), 400
-    return jsonify(saved=True, at=trial_time(utcnow(), participant.trial.timezone))
+    return jsonify(saved=True, at=trial_time(clock.now(), participant.trial.timezone))
 
 
 def _retract(participant: Participant, message_id: int, thread_url: str):  # type: ignore[no-untyped-def]
@@ -321,6 +321,7 @@ def therapist_inbox():  # type: ignore[no-untyped-def]
     from icbt.messaging.caseload import inbox_rows
 
     rows = inbox_rows(db.session, current_user._get_current_object())
+    record(db.session, "inbox.view", detail={"patients": len(rows)})
     return render_template("messaging/inbox.html", rows=rows)
 
 
@@ -368,7 +369,7 @@ def time_page(participant_id: int):  # type: ignore[no-untyped-def]
     participant = _caseload_participant_or_403(participant_id)
     form = TimeCorrectionForm()
     if request.method == "GET":
-        form.day.data = therapist_time.local_day(utcnow(), participant.trial.timezone)
+        form.day.data = therapist_time.local_day(clock.now(), participant.trial.timezone)
     if form.validate_on_submit():
         try:
             therapist_time.add_correction(
@@ -445,7 +446,7 @@ def snippet_delete(snippet_id: int):  # type: ignore[no-untyped-def]
 def admin_load():  # type: ignore[no-untyped-def]
     from icbt.messaging.caseload import therapist_loads
 
-    loads = therapist_loads(db.session, now=utcnow())
+    loads = therapist_loads(db.session, now=clock.now())
     record(db.session, "therapist_load.view")
     return render_template("messaging/admin_load.html", loads=loads)
 

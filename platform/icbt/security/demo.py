@@ -7,7 +7,8 @@ secret, for an authenticator app, is printed by ``flask --app wsgi demo``.
 from __future__ import annotations
 
 from icbt.demo import DemoContext, demo_step
-from icbt.security import clock, second_factor
+from icbt import clock
+from icbt.security import second_factor
 
 DEMO_DOMAIN = "@demo.example"
 

@@ -5,7 +5,7 @@ from flask import Flask, redirect, request, session
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
-from icbt.security import clock
+from icbt import clock
 from icbt.security.sessions import DEFAULT_ABSOLUTE, DEFAULT_IDLE, DEFAULT_REAUTH_MAX_AGE
 
 # Largest id a URL may carry: PostgreSQL's INTEGER. A larger number is a 404, not an

@@ -56,10 +56,10 @@ def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
 def treatment_overview(session: Session, participant_ids: Iterable[int], *,
                        at: dt.datetime | None = None) -> dict[int, TreatmentOverview]:
     """Overview per participant id. ``at`` is the instant "now" (default: the clock)."""
-    from icbt.treatment.clock import now as clock_now
+    from icbt import clock
 
     ids = sorted(set(participant_ids))
-    at = at or clock_now()
+    at = at or clock.now()
     out = {pid: TreatmentOverview(participant_id=pid) for pid in ids}
     if not ids:
         return out

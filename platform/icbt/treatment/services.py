@@ -2,7 +2,7 @@
 
 Services take the session, flush (never commit) and write an audit line. Dates that
 decide what is open ("today") are passed in, counted in the trial's time zone
-(``icbt.treatment.clock.trial_today``), so every rule here can be tested with any clock.
+(``icbt.clock.today(trial.timezone)`` in the views), so every rule here can be tested with any clock.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from icbt.db import utcnow
 from icbt.intake.services import current_profile
 from icbt.tailoring.engine import Profile, Reason, TrialSettings, propose
 from icbt.treatment.models import Homework, ModulePlan, PageRead, PlanChange, PlanItem
-from icbt.treatment.schedule import treatment_week, unlock_date, unlocked_weeks
+from icbt.treatment.schedule import local_date, treatment_week, unlock_date, unlocked_weeks
 from icbt.trials.models import Participant, ParticipantStatus
 
 REASON_MIN, REASON_MAX = 3, 1000
@@ -91,8 +91,11 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
     if profile is None or not profile.eligible or not profile.primary_problem or not profile.primary_severity:
         raise PlanError(_l("A plan needs an assessed profile with a primary problem."))
     trial = participant.trial
+    from icbt.measures.screening import scores_for_tailoring
+
     proposal = propose(
-        Profile.of(profile.primary_problem, profile.primary_severity, profile.comorbid_pairs),
+        Profile.of(profile.primary_problem, profile.primary_severity, profile.comorbid_pairs,
+                   scores=scores_for_tailoring(session, participant)),
         TrialSettings(weeks=trial.weeks, module_cap=trial.module_cap),
         content.rules,
     )
@@ -263,6 +266,11 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
     session.flush()
     record(session, "plan.approve", actor=actor, target=plan, participant=participant,
            detail={"start_date": start_date.isoformat(), "crossover": plan.is_crossover})
+    from icbt.measures.services import materialise_schedule
+
+    # The start date places the pre, week-3 and post questionnaires (windows open and are
+    # announced by the periodic task).
+    materialise_schedule(session, participant, now=at, refresh=False)
     return change
 
 
@@ -524,9 +532,7 @@ def plan_progress(session: Session, plan: ModulePlan, today: dt.date) -> PlanPro
 
 def current_week(session: Session, participant: Participant, *, at: dt.datetime | None = None) -> int:
     """The participant's treatment week today in the trial's time zone (0: no approved plan or not started)."""
-    from icbt.treatment.clock import trial_today
-
     plan = plan_for(session, participant)
     if plan is None or not plan.approved:
         return 0
-    return treatment_week(plan.start_date, trial_today(participant.trial.timezone, at))
+    return treatment_week(plan.start_date, local_date(at or utcnow(), participant.trial.timezone))

@@ -93,7 +93,7 @@ def set_password(session: Session, user: User, password: str, *, actor: User | N
 
 
 def _end_sessions(session: Session, user: User, reason: str) -> None:
-    from icbt.security import clock
+    from icbt import clock
     from icbt.security.sessions import end_all
 
     end_all(session, user, now=clock.now(), reason=reason)
