@@ -275,6 +275,36 @@ def _trial_args(world: Any, participant: Any) -> dict[str, Any]:
     return {"trial_id": world.trial.id if world is not None else 1}
 
 
+# -- reports: a finished analysis run of the world's trial (the real job, run inline by the
+# test queue in immediate mode), built once per world
+def _report_run(world: Any) -> Any:
+    from icbt.extensions import db
+    from icbt.reports.services import start_run
+
+    run = getattr(world, "_report_run", None)
+    if run is None:
+        run = start_run(db.session, world.trial, requested_by=world.admin)
+        db.session.commit()  # the test queue runs the job at commit
+        db.session.refresh(run)
+        assert run.status == "done", run.error_message
+        object.__setattr__(world, "_report_run", run)
+    return run
+
+
+def _run_args(world: Any, participant: Any) -> dict[str, Any]:
+    return {"run_id": _report_run(world).id if world is not None else 1}
+
+
+def _figure_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"run_id": 1, "name": "figure.svg"}
+    from icbt.reports.job import run_dir
+
+    run = _report_run(world)
+    name = sorted(p.name for p in (run_dir(run.id) / "figures").glob("*.svg"))[0]
+    return {"run_id": run.id, "name": name}
+
+
 ROUTES: list[Route] = [
     # -- public and static
     Route("static", PUBLIC, args=lambda w, p: {"filename": "css/app.css"}),
@@ -375,6 +405,18 @@ ROUTES: list[Route] = [
     Route("admin_randomisation.randomise_all", ADMIN, args=_trial_args, ok={"POST": {302}}),
     Route("admin_randomisation.crossover", ADMIN, args=participant_args, ok={"POST": {302}}),
     Route("audit.log", ADMIN),
+    # -- reports (the trial analysis): admins only; an empty start form is a form error (400)
+    Route("reports.index", ADMIN),
+    Route("reports.start", ADMIN, ok={"POST": {302, 400}}),  # 400: the form, its errors shown
+    Route("reports.show", ADMIN, args=_run_args),
+    Route("reports.status", ADMIN, args=_run_args),
+    # an empty form (no CSRF token in the matrix's test config is fine): cancel of a finished
+    # run changes nothing; restart starts a new run of the same trial
+    Route("reports.cancel", ADMIN, args=_run_args, ok={"POST": {302}}),
+    Route("reports.restart", ADMIN, args=_run_args, ok={"POST": {302}}),
+    Route("reports.figure", ADMIN, args=_figure_args),
+    Route("reports.export_zip", ADMIN, args=_run_args),
+    Route("reports.results_json", ADMIN, args=_run_args),
 ]
 
 BY_ENDPOINT = {route.endpoint: route for route in ROUTES}
