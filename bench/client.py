@@ -81,6 +81,15 @@ class Client:
         reply = self.post_form("/auth/login", {"email": email, "password": password})
         if reply.status != 302:
             raise BenchHTTPError(f"login of {email} answered {reply.status}")
+        if reply.headers.get("location", "").endswith("/auth/two-factor"):  # staff: second factor
+            from bench.world import second_factor_codes
+
+            for code in second_factor_codes(email):
+                reply = self.post_form("/auth/two-factor", {"code": code})
+                if reply.status == 302:
+                    break
+            else:
+                raise BenchHTTPError(f"second factor of {email} answered {reply.status}")
         return reply
 
     def log_out(self, from_path: str) -> Reply:

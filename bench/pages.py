@@ -24,7 +24,10 @@ class Page:
 
 PAGES: list[Page] = [
     Page("patient dashboard", "patient", "/me/"),
+    Page("module page", "patient", "/me/modules/{module_item_id}/pages/1"),
+    Page("message thread", "patient", "/me/messages"),
     Page("therapist caseload", "therapist", "/therapist/", caseload_bound=True),
+    Page("caseload, page 2", "therapist", "/therapist/?page=2", caseload_bound=True),
     Page("therapist: one patient", "therapist", "/therapist/patients/{participant_id}"),
     Page("admin dashboard", "admin", "/admin/", caseload_bound=True),
     Page("login form", "anonymous", "/auth/login"),

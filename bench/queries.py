@@ -34,9 +34,22 @@ def logged_in_clients(app: Flask, world: World) -> dict[str, FlaskClient]:
     clients = {"anonymous": app.test_client()}
     for role in ("patient", "therapist", "admin"):
         client = app.test_client()
-        response = client.post("/auth/login", data={"email": world.email_for(role), "password": world.password})
+        email = world.email_for(role)
+        response = client.post("/auth/login", data={"email": email, "password": world.password})
         if response.status_code != 302:
             raise RuntimeError(f"bench: could not log in as {role}: {response.status_code}")
+        if response.headers["Location"].endswith("/auth/two-factor"):  # staff: second factor
+            from bench.world import second_factor_codes
+            from icbt.security import clock as security_clock
+
+            with app.app_context():
+                codes = second_factor_codes(email, security_clock.now())
+            for code in codes:
+                response = client.post("/auth/two-factor", data={"code": code})
+                if response.status_code == 302:
+                    break
+            else:
+                raise RuntimeError(f"bench: second factor of {role} answered {response.status_code}")
         clients[role] = client
     return clients
 
