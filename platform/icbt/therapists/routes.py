@@ -1,7 +1,7 @@
 """The therapist's pages: caseload and each patient."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from icbt.access import get_participant_or_404, role_required
@@ -9,6 +9,8 @@ from icbt.audit.services import record
 from icbt.extensions import db
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
+
+CASELOAD_PAGE_SIZE = 25  # rows per caseload page
 
 
 @bp.route("/")
@@ -20,8 +22,19 @@ def caseload():  # type: ignore[no-untyped-def]
     from icbt.messaging.caseload import caseload_rows
 
     rows = caseload_rows(db.session, current_user._get_current_object(), now=utcnow())
-    record(db.session, "caseload.view", detail={"patients": len(rows)})
-    return render_template("therapist/caseload.html", rows=rows, now=utcnow())
+    # Paged in attention order: the first page holds those who need the therapist first;
+    # the rest follow on further pages (a caseload of 200 in one table costs the server
+    # about ten times a page of CASELOAD_PAGE_SIZE, and is hard to scan).
+    size = CASELOAD_PAGE_SIZE
+    pages = max(1, -(-len(rows) // size))
+    page = request.args.get("page", 1, type=int) or 1
+    if not 1 <= page <= pages:
+        abort(404)
+    shown = rows[(page - 1) * size: page * size]
+    needing = sum(1 for row in rows if row.attention.name != "NONE")
+    record(db.session, "caseload.view", detail={"patients": len(rows), "page": page})
+    return render_template("therapist/caseload.html", rows=shown, total=len(rows), needing=needing,
+                           page=page, pages=pages, first=(page - 1) * size + 1, now=utcnow())
 
 
 @bp.route("/patients/<int:participant_id>")
