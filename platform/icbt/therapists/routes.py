@@ -32,9 +32,13 @@ def caseload():  # type: ignore[no-untyped-def]
         abort(404)
     shown = rows[(page - 1) * size: page * size]
     needing = sum(1 for row in rows if row.attention.name != "NONE")
+    # Risk alerts to acknowledge (the box above the table), from the counts already loaded.
+    alerts = sorted(((row.participant, row.risk_alerts) for row in rows if row.risk_alerts),
+                    key=lambda pair: (-pair[1], pair[0].code))
     record(db.session, "caseload.view", detail={"patients": len(rows), "page": page})
     return render_template("therapist/caseload.html", rows=shown, total=len(rows), needing=needing,
-                           page=page, pages=pages, first=(page - 1) * size + 1, now=utcnow())
+                           page=page, pages=pages, first=(page - 1) * size + 1, caseload_alerts=alerts,
+                           now=utcnow())
 
 
 @bp.route("/patients/<int:participant_id>")
