@@ -24,6 +24,8 @@ def world(app: Flask, session):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_statements_do_not_grow_with_the_caseload(app: Flask, session, world, page: Page) -> None:  # type: ignore[no-untyped-def]
+    if page.min_patients > world.n_patients:
+        pytest.skip(f"{page.name} needs {page.min_patients} patients (page 1 runs the same queries)")
     before = statements_for(app, logged_in_clients(app, world), world, page)
     grow_caseload(session, world, 25)
     session.commit()

@@ -270,8 +270,8 @@ def measures_due(participant: Participant) -> list[Administration]:
     """The patient's open questionnaires (the schedule is brought up to date first)."""
     if participant is None or participant.user_id != current_user.id:
         return []
-    services.materialise_schedule(db.session, participant)
-    return services.due_for_participant(db.session, participant)
+    administrations = services.materialise_schedule(db.session, participant)
+    return services.due_for_participant(db.session, participant, administrations=administrations)
 
 
 @bp.app_template_global()
