@@ -20,11 +20,15 @@ class Page:
     role: str
     path: str
     caseload_bound: bool = False  # True: may list the caseload, its query count is the one to watch
+    min_patients: int = 0  # the page exists only with a caseload of at least this size
 
 
 PAGES: list[Page] = [
     Page("patient dashboard", "patient", "/me/"),
+    Page("module page", "patient", "/me/modules/{module_item_id}/pages/1"),
+    Page("message thread", "patient", "/me/messages"),
     Page("therapist caseload", "therapist", "/therapist/", caseload_bound=True),
+    Page("caseload, page 2", "therapist", "/therapist/?page=2", caseload_bound=True, min_patients=26),
     Page("therapist: one patient", "therapist", "/therapist/patients/{participant_id}"),
     Page("admin dashboard", "admin", "/admin/", caseload_bound=True),
     Page("admin participants", "admin", "/admin/participants", caseload_bound=True),

@@ -85,7 +85,8 @@ def measure(database_url: str, pages: list[Page] = PAGES, sizes: tuple[int, ...]
                     db.session.commit()
                 clients = logged_in_clients(app, world)
                 for page in pages:
-                    counts[page.name].append(statements_for(app, clients, world, page))
+                    too_small = page.min_patients > world.n_patients
+                    counts[page.name].append(-1 if too_small else statements_for(app, clients, world, page))
         finally:
             app.extensions["icbt.db"].dispose()
     return counts
@@ -103,4 +104,7 @@ def run(kinds: list[str], pg_url: str | None) -> None:
         print(f"{'page':<28} {'@' + str(SIZES[0]):>6} {'@' + str(SIZES[1]):>6}  grows")
         for page in PAGES:
             small, large = counts[page.name]
+            if small < 0:
+                print(f"{page.name:<28} {'-':>6} {large:>6}  (needs {page.min_patients} patients)")
+                continue
             print(f"{page.name:<28} {small:>6} {large:>6}  {'YES' if large > small else 'no'}")

@@ -51,6 +51,7 @@ class World:
     patient_email: str  # a patient in that caseload, in treatment
     participant_id: int  # that patient's participant id
     n_patients: int
+    module_item_id: int = 0  # an open module (plan item, week 1) of that patient's approved plan
     patient_emails: list[str] = field(default_factory=list)
     therapist_emails: list[str] = field(default_factory=list)
 
@@ -59,6 +60,18 @@ class World:
 
     def format(self, template: str) -> str:
         return template.format(**vars(self))
+
+
+def second_factor_codes(email: str, now: dt.datetime | None = None) -> list[str]:
+    """TOTP codes to try, in order, for a bench or demo staff account (fixed secrets): the
+    current step's, then the next one's (accepted too, so that the same account can log in
+    twice within one 30-second step; each code is single-use)."""
+    from icbt.db import utcnow
+    from icbt.security import second_factor
+
+    secret = second_factor.demo_secret(email)
+    step = second_factor.step_of(now or utcnow())
+    return [second_factor.code_at(secret, step), second_factor.code_at(secret, step + 1)]
 
 
 def _caseload_size(session: Session, therapist: User) -> int:
@@ -131,6 +144,22 @@ def grow_caseload(session: Session, world: World, n: int, *, trial: Trial | None
     ).all()
     world.n_patients = len(rows)
     world.patient_emails = [email for email, _, status in rows if status == ParticipantStatus.ACTIVE.value]
-    world.patient_email = world.patient_emails[0]
-    world.participant_id = next(pid for email, pid, _ in rows if email == world.patient_email)
+    # The patient whose pages are measured: the first active one with an approved plan
+    # (so that the module page and the plan have content), else the first active one.
+    from icbt.treatment.models import ModulePlan, PlanItem
+
+    with_plan = session.execute(
+        select(Participant.id, PlanItem.id)
+        .join(ModulePlan, ModulePlan.participant_id == Participant.id)
+        .join(PlanItem, PlanItem.plan_id == ModulePlan.id)
+        .where(Participant.therapist_id == therapist.id, Participant.status == ParticipantStatus.ACTIVE.value,
+               ModulePlan.status == "approved", ModulePlan.start_date <= today, PlanItem.position == 1)
+        .order_by(Participant.id)
+    ).first()
+    if with_plan is not None:
+        world.participant_id, world.module_item_id = with_plan
+        world.patient_email = next(email for email, pid, _ in rows if pid == world.participant_id)
+    else:
+        world.patient_email = world.patient_emails[0]
+        world.participant_id = next(pid for email, pid, _ in rows if email == world.patient_email)
     return world

@@ -24,13 +24,16 @@ def world(app: Flask, session):  # type: ignore[no-untyped-def]
 
 def test_statements_do_not_grow_with_the_caseload(app: Flask, session, world) -> None:  # type: ignore[no-untyped-def]
     """Every page of bench/pages.py, on one world (seeding it is most of the cost)."""
+    # A page that only exists with a bigger caseload (caseload page 2) runs the same
+    # queries as its first page, which is checked.
+    pages = [page for page in PAGES if page.min_patients <= world.n_patients]
     clients = logged_in_clients(app, world)
-    before = {page.name: statements_for(app, clients, world, page) for page in PAGES}
+    before = {page.name: statements_for(app, clients, world, page) for page in pages}
     grow_caseload(session, world, 25)
     session.commit()
     assert world.n_patients == 28
     clients = logged_in_clients(app, world)
-    after = {page.name: statements_for(app, clients, world, page) for page in PAGES}
+    after = {page.name: statements_for(app, clients, world, page) for page in pages}
     grown = [f"{name}: {before[name]} statements with 3 patients, {after[name]} with 28"
              for name in before if after[name] != before[name]]
     assert not grown, "\n".join(grown)

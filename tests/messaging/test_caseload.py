@@ -157,7 +157,19 @@ def test_caseload_page_uses_the_same_number_of_queries_for_10_and_200_patients(a
         login(client, therapist)
         client.get("/therapist/")  # warm up (first-request caches, session bookkeeping)
         counts[n], html = _count_statements(app, client, "/therapist/")
-        assert html.count('<tr class="attention-') == n
+        # Paged: the first page holds CASELOAD_PAGE_SIZE rows, the further pages the rest.
+        from icbt.therapists.routes import CASELOAD_PAGE_SIZE
+
+        shown = html.count('<tr class="attention-')
+        assert shown == min(n, CASELOAD_PAGE_SIZE)
+        page = 2
+        while shown < n:
+            more = client.get(f"/therapist/?page={page}").get_data(as_text=True).count('<tr class="attention-')
+            assert more > 0, (page, shown, n)
+            shown += more
+            page += 1
+        assert shown == n
+        assert client.get(f"/therapist/?page={page}").status_code == 404
     print("statements per caseload page:", counts)
     assert counts[10] == counts[200], counts
     assert counts[200] <= 30, counts  # and the bound is small

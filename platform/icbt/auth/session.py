@@ -48,11 +48,11 @@ def load_user(user_id: str) -> User | None:
     if parsed is None:
         return None
     uid, token = parsed
-    user = db.session.get(User, uid)
+    # One query for the user and the server-side session row (joined on their ids).
+    user, row = user_sessions.get_with_user(db.session, session.get(SID), uid)
     if user is None or not user.active or user.session_token != token:
         return None  # logged out elsewhere, password changed or account deactivated
     now = clock.now()
-    row = user_sessions.get(db.session, session.get(SID))
     problem = user_sessions.problem(row, user, now=now, seen=session.get(SEEN))
     if problem is not None:
         if row is not None and row.ended_at is None and problem in ("idle", "expired"):

@@ -281,14 +281,16 @@ def can_answer(adm: Administration, trial: Trial, now: dt.datetime | None = None
     return accepts_answers(adm.opens_at, adm.closes_at, now, grace)
 
 
-def due_for_participant(session: Session, participant: Participant, *, now: dt.datetime | None = None) -> list[Administration]:
+def due_for_participant(session: Session, participant: Participant, *, now: dt.datetime | None = None,
+                        administrations: Iterable[Administration] | None = None) -> list[Administration]:
     """What the patient should answer now: open windows, and missed ones still in their grace
-    period (shown as late), soonest deadline first."""
+    period (shown as late), soonest deadline first. ``administrations``: the participant's
+    revision-0 administrations when the caller has them (``materialise_schedule`` returns
+    them): only unsubmitted revision-0 ones can be answered, and a corrected administration
+    is a submitted one, so they give the same answer without another query."""
     now = _now(now)
-    due = [
-        a for a in current_administrations(session, participant.id)
-        if can_answer(a, participant.trial, now)
-    ]
+    candidates = current_administrations(session, participant.id) if administrations is None else administrations
+    due = [a for a in candidates if can_answer(a, participant.trial, now)]
     return sorted(due, key=lambda a: a.closes_at)
 
 

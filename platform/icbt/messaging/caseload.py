@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from icbt.messaging import feedback_links
 from icbt.messaging.feedback import median
@@ -100,7 +100,8 @@ def caseload_rows(session: Session, therapist: User, *, now: dt.datetime) -> lis
         session.scalars(
             select(Participant)
             .where(Participant.therapist_id == therapist.id)
-            .options(joinedload(Participant.user), joinedload(Participant.trial))
+            # the trial (one row) by a second query, not repeated in each of the rows
+            .options(joinedload(Participant.user), selectinload(Participant.trial))
             .order_by(Participant.code)
         )
     )

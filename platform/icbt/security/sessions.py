@@ -65,6 +65,19 @@ def get(session: Session, raw: str | None) -> UserSession | None:
     return session.get(UserSession, hash_sid(raw))
 
 
+def get_with_user(session: Session, raw: str | None, user_id: int) -> tuple[User | None, UserSession | None]:
+    """The user ``user_id`` and the session row of ``raw`` in one query when the row
+    belongs to that user (every request does this); else the user alone (row None)."""
+    if raw and isinstance(raw, str) and len(raw) <= 200:
+        found = session.execute(
+            select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+            .where(User.id == user_id, UserSession.id == hash_sid(raw))
+        ).first()
+        if found is not None:
+            return found[0], found[1]
+    return session.get(User, user_id), None
+
+
 def end(session: Session, row: UserSession | None, *, now: dt.datetime, reason: str) -> None:
     if row is not None and row.ended_at is None:
         row.ended_at = now

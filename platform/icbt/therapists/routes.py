@@ -1,7 +1,7 @@
 """The therapist's pages: caseload and each patient."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from icbt import clock
@@ -10,6 +10,8 @@ from icbt.audit.services import record
 from icbt.extensions import db
 
 bp = Blueprint("therapist", __name__, url_prefix="/therapist")
+
+CASELOAD_PAGE_SIZE = 25  # rows per caseload page
 
 
 @bp.route("/")
@@ -21,8 +23,23 @@ def caseload():  # type: ignore[no-untyped-def]
 
     now = clock.now()
     rows = caseload_rows(db.session, current_user._get_current_object(), now=now)
-    record(db.session, "caseload.view", detail={"patients": len(rows)})
-    return render_template("therapist/caseload.html", rows=rows, now=now)
+    # Paged in attention order: the first page holds those who need the therapist first;
+    # the rest follow on further pages (a caseload of 200 in one table costs the server
+    # about ten times a page of CASELOAD_PAGE_SIZE, and is hard to scan).
+    size = CASELOAD_PAGE_SIZE
+    pages = max(1, -(-len(rows) // size))
+    page = request.args.get("page", 1, type=int) or 1
+    if not 1 <= page <= pages:
+        abort(404)
+    shown = rows[(page - 1) * size: page * size]
+    needing = sum(1 for row in rows if row.attention.name != "NONE")
+    # Risk alerts to acknowledge (the box above the table), from the counts already loaded.
+    alerts = sorted(((row.participant, row.risk_alerts) for row in rows if row.risk_alerts),
+                    key=lambda pair: (-pair[1], pair[0].code))
+    record(db.session, "caseload.view", detail={"patients": len(rows), "page": page})
+    return render_template("therapist/caseload.html", rows=shown, total=len(rows), needing=needing,
+                           page=page, pages=pages, first=(page - 1) * size + 1, caseload_alerts=alerts,
+                           now=now)
 
 
 @bp.route("/patients/<int:participant_id>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -64,17 +64,20 @@ def treatment_overview(session: Session, participant_ids: Iterable[int], *,
     if not ids:
         return out
     # 1. Plans with the trial's time zone (a cross-over plan wins over the regular one).
-    plans: dict[int, tuple[ModulePlan, str]] = {}
+    # Columns, not ORM objects: a plan row carries the engine's proposal (JSON), which
+    # the overview does not need and which would be decoded for every patient.
+    plans: dict[int, tuple[Any, str]] = {}
     for chunk in _chunks(ids):
         rows = session.execute(
-            select(ModulePlan, Trial.timezone)
+            select(ModulePlan.id, ModulePlan.participant_id, ModulePlan.status, ModulePlan.is_crossover,
+                   ModulePlan.start_date, Trial.timezone)
             .join(Participant, Participant.id == ModulePlan.participant_id)
             .join(Trial, Trial.id == Participant.trial_id)
             .where(ModulePlan.participant_id.in_(chunk))
             .order_by(ModulePlan.is_crossover)
         ).all()
-        for plan, tz in rows:
-            plans[plan.participant_id] = (plan, tz)
+        for plan in rows:
+            plans[plan.participant_id] = (plan, plan.timezone)
     # 2. Items of those plans with their module titles.
     plan_ids = [plan.id for plan, _ in plans.values()]
     items: dict[int, list[tuple[int, str, str]]] = {}
