@@ -1,0 +1,169 @@
+"""The full journeys of the three kinds of users (issue 8), at a phone and a desktop size.
+
+They run in file order and share the live server's demo database: the patient journey of a
+viewport hands in homework that the therapist journey of that viewport then reads and gives
+feedback on. Each viewport has its own people (accounts.TREATMENT_PATIENT, APPLICANT).
+Every page reached is audited (screenshot, labels, reflow at 320 px, axe-core).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import text
+
+from config import normalise_database_url
+from icbt.extensions import make_engine
+import yaml
+from tests.browser import accounts
+from tests.browser.harness import Visitor
+from tests.liveserver import ROOT
+from tests.browser.pages import (AppPage, Caseload, LoginPage, MessagesPage, ModulePage, PatientDashboard,
+                                 PatientPlan, QuestionnairePage, TherapistPatientPage, WorksheetPage)
+
+
+def query(live_server, sql: str, **params):  # type: ignore[no-untyped-def]
+    engine = make_engine(normalise_database_url(live_server.database_url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).all()
+    finally:
+        engine.dispose()
+
+
+def opens_at(live_server, email: str, instrument: str) -> dt.datetime:  # type: ignore[no-untyped-def]
+    rows = query(live_server, "SELECT a.opens_at FROM administrations a JOIN participants p ON p.id = a.participant_id "
+                 "JOIN users u ON u.id = p.user_id WHERE u.email = :email AND a.instrument_id = :instrument "
+                 "AND a.status = 'scheduled' ORDER BY a.opens_at", email=email, instrument=instrument)
+    assert rows, f"no {instrument} scheduled for {email}"
+    value = rows[0][0]
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+def instrument_title(instrument: str) -> str:
+    """The title a patient sees (the instrument's YAML; the registry needs an app context)."""
+    path = ROOT / "platform" / "icbt" / "measures" / "instruments" / f"{instrument}.yaml"
+    return str(yaml.safe_load(path.read_text(encoding="utf-8"))["title"])
+
+
+def dashboard(v: Visitor, account: accounts.Account, label: str) -> PatientDashboard:
+    """The patient's home page; after the clock jumped, the session may have ended: log in again."""
+    v.goto("/me/")
+    if v.path.startswith("/auth/login"):
+        return LoginPage(v, audit=False).log_in(account)  # type: ignore[return-value]
+    return PatientDashboard(v, label=label)
+
+
+def fill_worksheet(ws: WorksheetPage, words: str) -> dict[str, str]:
+    """Type into every text field of the worksheet; pick the first option of each radio group."""
+    typed: dict[str, str] = {}
+    fields = ws.form.locator("textarea:visible, input[type=text]:visible, input[type=number]:visible")
+    for i in range(fields.count()):
+        el = fields.nth(i)
+        numeric = el.get_attribute("type") == "number" or el.get_attribute("inputmode") in ("numeric", "decimal")
+        value = str(10 * (i % 9 + 1)) if numeric else f"{words} {i + 1}"
+        el.fill(value)
+        typed[el.get_attribute("name") or str(i)] = value
+    selects = ws.form.locator("select:visible")
+    for i in range(selects.count()):
+        selects.nth(i).select_option(index=1)
+    radios = ws.form.locator("fieldset:has(input[type=radio])")
+    for i in range(radios.count()):
+        radios.nth(i).locator("input[type=radio]").first.check()
+    return typed
+
+
+def test_patient_intake_screening(visit, viewport) -> None:  # type: ignore[no-untyped-def]
+    v = visit("patient-intake")
+    home = LoginPage.open(v).log_in(accounts.APPLICANT[viewport.name])
+    home.page.get_by_role("link", name="Answer the questions").click()
+    intake = AppPage(v, label="intake screening")
+    expect(intake.page.locator("main h1")).to_have_text("About you")
+    groups = intake.page.locator("main form fieldset:has(input[type=radio])")
+    assert groups.count() >= 3
+    for i in range(groups.count()):
+        options = groups.nth(i).locator("input[type=radio]")
+        options.nth(min(i % 4 + 3, options.count() - 1)).check()
+    intake.page.get_by_role("button", name="Send my answers").click()
+    done = AppPage(v, label="intake sent")
+    expect(done.main).not_to_contain_text("Choose")  # no field error left
+    home = dashboard(v, accounts.APPLICANT[viewport.name], "dashboard after intake")
+    expect(home.page.get_by_role("link", name="Answer the questions")).to_have_count(0)
+
+
+def test_patient_treatment_journey(visit, viewport, live_server) -> None:  # type: ignore[no-untyped-def]
+    account = accounts.TREATMENT_PATIENT[viewport.name]
+    v = visit("patient-treatment")
+    home = LoginPage.open(v).log_in(account)
+    assert isinstance(home, PatientDashboard)
+
+    # The tailored plan, and this week's module.
+    home.page.get_by_role("link", name="See my plan").click()
+    plan = PatientPlan(v)
+    open_items = plan.page.locator("li.plan-item.is-open")
+    assert open_items.count() >= 1
+    expect(plan.page.locator("li.plan-item.is-locked").first).to_contain_text("Opens on")
+    # The newest open module whose homework is still to do.
+    todo = plan.page.locator("li.plan-item.is-open", has=plan.page.locator(".tag", has_text=re.compile("Homework (to do|started)")))
+    assert todo.count(), "no open module with homework left to do"
+    todo.last.locator("h2 a").click()
+    module = ModulePage(v, label="module page 1")
+    expect(module.page.locator("main h2#page-title")).not_to_be_empty()
+    while module.page.get_by_role("link", name=re.compile("Next page")).count():
+        module = module.next_page()
+
+    # Homework: type, save the draft, reload: the text is still there.
+    ws = module.homework()
+    typed = fill_worksheet(ws, f"Journey {viewport.name}")
+    assert typed, "the worksheet has no text field"
+    ws.page.get_by_role("button", name="Save draft").click()
+    ws = WorksheetPage(v, label="worksheet draft saved")
+    ws.page.reload()
+    ws = WorksheetPage(v, label="worksheet after reload")
+    for name, value in typed.items():
+        expect(ws.form.locator(f"[name='{name}']")).to_have_value(value)
+    # And autosave: type more, wait for the saved note, reload without pressing anything.
+    first_name = next(name for name, value in typed.items() if not value.isdigit())
+    with ws.page.expect_response(lambda r: r.url.endswith("/draft") and r.request.method == "POST",
+                                 timeout=15_000) as autosaved:
+        ws.form.locator(f"[name='{first_name}']").fill(typed[first_name] + " and more")
+    assert autosaved.value.ok
+    expect(ws.page.locator("[data-autosave-status]")).to_contain_text(re.compile("saved", re.I))
+    ws.page.reload()
+    ws = WorksheetPage(v, label="worksheet after autosave and reload")
+    expect(ws.form.locator(f"[name='{first_name}']")).to_have_value(typed[first_name] + " and more")
+
+    # Hand it in: read-only from now on.
+    ws.page.get_by_role("button", name="Hand in").click()
+    handed = WorksheetPage(v, label="worksheet handed in")
+    expect(handed.main).to_contain_text("It can no longer be changed.")
+    expect(handed.page.locator("#worksheet-form")).to_have_count(0)
+    expect(handed.main).to_contain_text(typed[first_name] + " and more")
+
+    # The questionnaires when they are due: the week-3 alliance, then the CORE-OM at the end.
+    try:
+        for instrument in ("wai-s", "core-om"):
+            title = instrument_title(instrument)
+            when = opens_at(live_server, account.email, instrument) + dt.timedelta(days=1, hours=2)
+            live_server.set_clock(when)
+            home = dashboard(v, account, f"dashboard with {instrument} due")
+            due = home.page.locator("section[aria-labelledby=due-title] a.button")
+            expect(due.first).to_be_visible()
+            due.filter(has_text=title).first.click()
+            q = QuestionnairePage(v, label=f"{instrument} questionnaire")
+            q.answer_all(choose=1)
+            sent = q.send()
+            expect(sent.page.locator("main h1")).to_have_text("Thank you, your answers are sent")
+    finally:
+        live_server.set_clock(None)
+
+    # A message to the therapist.
+    home = dashboard(v, account, "dashboard again")
+    v.goto("/me/messages")
+    thread = MessagesPage(v)
+    body = f"A question from the {viewport.name} journey about my homework."
+    thread = thread.write(body)
+    expect(thread.page.locator(".thread")).to_contain_text(body)
