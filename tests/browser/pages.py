@@ -185,7 +185,7 @@ class Caseload(AppPage):
         return out
 
     def open_patient(self, code: str) -> TherapistPatientPage:
-        self.page.get_by_role("link", name=code, exact=True).click()
+        self.page.locator("table.data").get_by_role("link", name=code, exact=True).click()
         return TherapistPatientPage(self.v)
 
 

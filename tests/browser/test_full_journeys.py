@@ -167,3 +167,85 @@ def test_patient_treatment_journey(visit, viewport, live_server) -> None:  # typ
     body = f"A question from the {viewport.name} journey about my homework."
     thread = thread.write(body)
     expect(thread.page.locator(".thread")).to_contain_text(body)
+
+
+# The caseload's order (messaging/caseload.py): risk alerts, overdue feedback, unread
+# messages, homework waiting, inactive patients, then everyone else.
+NEED_ORDER = [
+    re.compile(r"^Risk alert$"), re.compile(r"feedbacks? overdue$"), re.compile(r"unread messages?$"),
+    re.compile(r"homework waiting$"), re.compile(r"^Inactive \d+ days$"), re.compile(r"^$"),
+]
+
+
+def need_rank(tag: str) -> int:
+    for rank, pattern in enumerate(NEED_ORDER):
+        if pattern.search(tag):
+            return rank
+    raise AssertionError(f"unknown need in the caseload: {tag!r}")
+
+
+def participant_code(live_server, email: str) -> str:  # type: ignore[no-untyped-def]
+    return query(live_server, "SELECT p.code FROM participants p JOIN users u ON u.id = p.user_id "
+                 "WHERE u.email = :email", email=email)[0][0]
+
+
+def open_alert_codes(live_server, therapist_email: str) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = query(live_server, "SELECT DISTINCT p.code FROM risk_alerts r JOIN participants p ON p.id = r.participant_id "
+                 "JOIN users t ON t.id = p.therapist_id WHERE t.email = :email AND r.acknowledged_at IS NULL "
+                 "ORDER BY p.code", email=therapist_email)
+    return [r[0] for r in rows]
+
+
+def test_therapist_full_journey(visit, viewport, live_server) -> None:  # type: ignore[no-untyped-def]
+    therapist = accounts.THERAPIST3
+    flagged = open_alert_codes(live_server, therapist.email)
+    assert flagged, "the demo gives therapist3 open risk alerts"
+    v = visit("therapist-full")
+    caseload = LoginPage.open(v).log_in(therapist)
+    assert isinstance(caseload, Caseload)
+
+    # Sorted by need: every risk alert first, then each kind of need in its order.
+    codes, needs = caseload.codes(), caseload.needs()
+    ranks = [need_rank(n) for n in needs]
+    assert ranks == sorted(ranks), list(zip(codes, needs))
+    assert set(codes[:len(flagged)]) == set(flagged), (codes, flagged)
+    expect(caseload.page.get_by_role("region", name="Risk alerts to acknowledge")).to_contain_text(flagged[0])
+
+    # The homework the patient journey of this viewport handed in: read it, give feedback.
+    code = participant_code(live_server, accounts.TREATMENT_PATIENT[viewport.name].email)
+    assert code in codes
+    row = caseload.rows.filter(has=caseload.page.get_by_role("link", name=code, exact=True))
+    expect(row).to_contain_text("homework waiting")
+    patient = caseload.open_patient(code)
+    patient.page.locator("li", has=patient.page.locator(".tag", has_text="to read")).first.locator("a").click()
+    homework = AppPage(v, label="homework to read")
+    expect(homework.main).to_contain_text(f"Journey {viewport.name}")
+    homework.page.get_by_role("link", name="Write feedback in the messages").click()
+    thread = MessagesPage(v, label="feedback form")
+    feedback = thread.page.get_by_label("This is my weekly feedback", exact=False)
+    expect(feedback).to_be_checked() if feedback.is_checked() else feedback.check()
+    body = f"Feedback ({viewport.name}): well done writing down what you avoid."
+    thread.page.get_by_label("Your message", exact=True).fill(body)
+    thread.page.get_by_role("button", name="Send", exact=True).click()
+    thread = MessagesPage(v, label="feedback sent")
+    expect(thread.page.locator(".thread")).to_contain_text(body)
+    v.goto(f"/therapist/patients/{v.page.url.split('/patients/')[1].split('/')[0]}")
+    patient = TherapistPatientPage(v, label="patient after feedback")
+    expect(patient.page.locator(".tag", has_text="to read")).to_have_count(0)
+
+    # Acknowledge a risk alert with a note.
+    alert_code = flagged[0 if viewport.name == "phone" else -1]
+    caseload = patient.back_to_caseload()
+    patient = caseload.open_patient(alert_code)
+    patient.page.get_by_role("region", name=re.compile("risk alerts? to acknowledge")).get_by_role(
+        "link", name="Acknowledge").first.click()
+    ack = AppPage(v, label="acknowledge risk alert")
+    expect(ack.page.locator("main h1")).to_have_text(f"Risk alert for {alert_code}")
+    ack.page.get_by_label("What you did").fill("Phoned the patient; we agreed a safety plan.")
+    ack.page.get_by_role("button", name="Acknowledge the alert").click()
+    after = AppPage(v, label="after acknowledging")
+    expect(after.main).not_to_contain_text("Write a short note")
+    left = query(live_server, "SELECT r.note FROM risk_alerts r JOIN participants p ON p.id = r.participant_id "
+                 "WHERE p.code = :code AND r.acknowledged_at IS NOT NULL", code=alert_code)
+    assert any("safety plan" in (note or "") for (note,) in left)
+    after.log_out()
