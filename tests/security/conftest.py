@@ -56,6 +56,12 @@ def world(factory) -> World:  # type: ignore[no-untyped-def]
     admin = factory.user("admin")
     own = factory.participant(trial=trial, therapist=therapist, status="active", arm="treatment")
     other = factory.participant(trial=trial, therapist=other_therapist, status="active", arm="waitlist")
+    # An unread message from the own patient: the therapist's thread GET writes its read
+    # receipt (messages.read_at, on the GET allow-list).
+    from icbt.messaging.services import conversation_for, send_message
+
+    send_message(db.session, conversation_for(db.session, own), own.user, "Hello", idempotency_key="world-unread")
+    db.session.commit()
     return World(trial, therapist, other_therapist, admin, own, other)
 
 
@@ -71,13 +77,13 @@ _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|TRUNCATE|ALTER|DR
 
 @contextmanager
 def captured_writes(app: Flask) -> Iterator[list[str]]:
-    """The data-changing SQL statements run while the block runs (any session)."""
+    """The data-changing SQL statements run while the block runs (any session), whole."""
     engine = app.extensions["icbt.db"]
     statements: list[str] = []
 
     def _listen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         if _WRITE.match(statement):
-            statements.append(" ".join(statement.split())[:160])
+            statements.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", _listen)
     try:
@@ -86,8 +92,32 @@ def captured_writes(app: Flask) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", _listen)
 
 
-def non_audit(statements: list[str]) -> list[str]:
-    return [s for s in statements if not s.upper().startswith("INSERT INTO AUDIT_EVENTS")]
+_INSERT = re.compile(r'^INSERT INTO "?(\w+)"?', re.I)
+_UPDATE = re.compile(r'^UPDATE "?(\w+)"? SET (.*?)(?: WHERE |$)', re.I)
+_ASSIGNED = re.compile(r'"?(\w+)"?\s*=')
+
+
+def write_target(statement: str) -> tuple[str, str, frozenset[str]]:
+    """(kind, table, columns set) of a data-changing statement; columns only for UPDATE."""
+    if match := _INSERT.match(statement):
+        return "INSERT", match.group(1).lower(), frozenset()
+    if match := _UPDATE.match(statement):
+        return "UPDATE", match.group(1).lower(), frozenset(c.lower() for c in _ASSIGNED.findall(match.group(2)))
+    return statement.split(None, 1)[0].upper(), "", frozenset()
+
+
+def disallowed_get_writes(statements: list[str]) -> list[str]:
+    """The statements a GET may not run (tests/security/route_table.py: GET_WRITE_ALLOWED)."""
+    from tests.security.route_table import GET_WRITE_ALLOWED
+
+    refused = []
+    for statement in statements:
+        kind, table, columns = write_target(statement)
+        allowed = GET_WRITE_ALLOWED.get(table, {})
+        if kind not in allowed or (allowed[kind] is not None and not columns <= allowed[kind]):
+            refused.append(statement[:160])
+    return refused
+
 
 
 class Clock:

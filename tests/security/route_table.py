@@ -1,5 +1,18 @@
 """THE table of every endpoint: who may use it, on whose objects, and what they get.
 
+Policy: a GET changes no state.
+    Pages only read. Schedules are materialised by the services that change a
+    participant's state (randomisation, plan approval, cross-over, the start of intake) and
+    by the periodic task, which also moves questionnaire windows (open, missed) and sends
+    reminders; a page that shows what is due computes it from the windows and the clock
+    (``icbt.clock``). A POST may change state (e.g. sending a questionnaire sets its
+    status). The only writes a GET may make record that something was seen:
+        audit_events    INSERT        the audit line of every read of health data
+        user_sessions   UPDATE        the session record (ended when idle or expired)
+        page_reads      INSERT/UPDATE the module pages a patient has read
+        messages        UPDATE read_at  read receipts, and no other column
+    ``GET_WRITE_ALLOWED`` below is that list; the matrix fails a GET that writes anything else.
+
 tests/security/test_authorization_matrix.py visits every rule of ``app.url_map``, with
 every method it accepts, as five visitors:
 
@@ -17,7 +30,7 @@ and checks the outcome:
     logged in, role not in ``roles``      -> 403
     right role, another's object          -> 403 or 404 (``other`` overrides)
     right role, own object / no object    -> ``ok[method]``   (a set of statuses)
-    every GET                             -> no database write but audit lines
+    every GET                             -> no database write outside GET_WRITE_ALLOWED
 
 A rule without a row here fails the test, naming the endpoint. When you add a route, add
 ONE row to ROUTES (keep them grouped by blueprint):
@@ -80,6 +93,16 @@ class Route:
     data: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+# What a GET may write (see the policy above): table -> the statements allowed on it, and
+# for UPDATE the columns it may set (None: any column of that table).
+GET_WRITE_ALLOWED: dict[str, dict[str, frozenset[str] | None]] = {
+    "audit_events": {"INSERT": None},
+    "user_sessions": {"UPDATE": frozenset({"ended_at", "end_reason"})},
+    "page_reads": {"INSERT": None, "UPDATE": frozenset({"last_read_at"})},
+    "messages": {"UPDATE": frozenset({"read_at"})},
+}
+
+
 # Pages that change how one logs in need a re-authentication in the last 5 minutes; the
 # matrix's visitors have just logged in (password and second factor), which counts.
 # tests/security/test_sessions.py checks the redirect to /account/confirm after that.
@@ -119,6 +142,139 @@ def _snippet_args(world: Any, participant: Any) -> dict[str, Any]:
     return {"snippet_id": world.add(Snippet(owner_id=world.therapist.id, title=uuid.uuid4().hex[:20], body="x")).id}
 
 
+# -- treatment: an approved plan (starting today) for the visited participant, built once
+def _plan(world: Any, participant: Any) -> Any:
+    from icbt import clock
+    from icbt.extensions import db
+    from icbt.intake.models import AssessedProfile
+    from icbt.treatment.services import approve_plan, plan_for, propose_plan
+
+    existing = plan_for(db.session, participant)
+    if existing is not None:
+        return existing
+    world.add(AssessedProfile(participant_id=participant.id, primary_problem="panic", primary_severity="moderate",
+                              comorbid=[], eligible=True, reason=""))
+    plan = propose_plan(db.session, participant, actor=world.therapist)
+    today = clock.today(participant.trial.timezone)
+    approve_plan(db.session, plan, actor=world.therapist, start_date=today, today=today)
+    return plan
+
+
+def _first_item(world: Any, participant: Any) -> Any:
+    return sorted(_plan(world, participant).items, key=lambda i: i.position)[0]
+
+
+def _worksheet_id(item: Any) -> str:
+    from icbt.content.services import module_of
+
+    return module_of(item.module_version).worksheets[0].id
+
+
+def _item_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"item_id": 1}
+    return {"item_id": _first_item(world, participant).id}
+
+
+def _page_args(world: Any, participant: Any) -> dict[str, Any]:
+    return {**_item_args(world, participant), "page": 1}
+
+
+def _worksheet_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"item_id": 1, "worksheet_id": "my-goals"}
+    item = _first_item(world, participant)
+    return {"item_id": item.id, "worksheet_id": _worksheet_id(item)}
+
+
+def _plan_item_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"participant_id": 1, "item_id": 1}
+    return {"participant_id": participant.id, "item_id": _first_item(world, participant).id}
+
+
+def _plan_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is not None:
+        _plan(world, participant)
+    return participant_args(world, participant)
+
+
+def _homework_args(world: Any, participant: Any) -> dict[str, Any]:
+    """A handed-in worksheet of the visited participant (built once)."""
+    if world is None:
+        return {"participant_id": 1, "homework_id": 1}
+    from icbt import clock
+    from icbt.extensions import db
+    from icbt.treatment.models import Homework
+    from icbt.treatment.services import get_homework
+
+    item = _first_item(world, participant)
+    homework = get_homework(db.session, item, _worksheet_id(item))
+    if homework is None:
+        homework = world.add(Homework(participant_id=participant.id, plan_item_id=item.id,
+                                      worksheet_id=_worksheet_id(item), status="submitted", data={},
+                                      submitted_at=clock.now(), submission_key="matrix"))
+    return {"participant_id": participant.id, "homework_id": homework.id}
+
+
+# -- measures: an open and a sent questionnaire, and a risk alert, of the visited participant
+def _administration(world: Any, participant: Any, *, submitted: bool) -> Any:
+    import datetime as dt
+
+    from icbt import clock
+    from icbt.extensions import db
+    from icbt.measures import services
+    from icbt.measures.models import Administration
+    from icbt.measures.instruments import get_instrument
+    from sqlalchemy import select
+
+    instrument_id, timepoint = ("phq-9", "post") if submitted else ("core-om", "screening")
+    adm = db.session.scalar(select(Administration).where(
+        Administration.participant_id == participant.id, Administration.instrument_id == instrument_id,
+        Administration.timepoint == timepoint))
+    if adm is None:
+        now = clock.now()
+        adm = world.add(Administration(
+            participant_id=participant.id, instrument_id=instrument_id,
+            instrument_version=get_instrument(instrument_id).version, timepoint=timepoint,
+            opens_at=now - dt.timedelta(hours=1), closes_at=now + dt.timedelta(days=7), status="open", draft={}))
+        if submitted:
+            services.submit(db.session, adm, {n: 0 for n in get_instrument(instrument_id).item_numbers},
+                            idempotency_key=f"matrix-{adm.id}", notify=False)
+    return adm
+
+
+def _open_administration_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"administration_id": 1}
+    return {"administration_id": _administration(world, participant, submitted=False).id}
+
+
+def _sent_administration_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"administration_id": 1}
+    return {"administration_id": _administration(world, participant, submitted=True).id}
+
+
+def _alert_args(world: Any, participant: Any) -> dict[str, Any]:
+    if world is None:
+        return {"alert_id": 1}
+    from icbt.extensions import db
+    from icbt.measures.models import RiskAlert
+    from sqlalchemy import select
+
+    adm = _administration(world, participant, submitted=True)
+    alert = db.session.scalar(select(RiskAlert).where(RiskAlert.administration_id == adm.id))
+    if alert is None:
+        alert = world.add(RiskAlert(participant_id=participant.id, administration_id=adm.id,
+                                    instrument_id=adm.instrument_id, item_number=9, answer=1))
+    return {"alert_id": alert.id}
+
+
+def _trial_args(world: Any, participant: Any) -> dict[str, Any]:
+    return {"trial_id": world.trial.id if world is not None else 1}
+
+
 ROUTES: list[Route] = [
     # -- public and static
     Route("static", PUBLIC, args=lambda w, p: {"filename": "css/app.css"}),
@@ -145,11 +301,50 @@ ROUTES: list[Route] = [
     Route("account.recovery_codes", ANY_USER, ok={"POST": {200}}, by_role={"patient": {"POST": {302}}}),
     # -- patient
     Route("patient.dashboard", PATIENT),
+    # -- patient programme (/me/...: the logged-in patient's own record; another's plan item is a 404)
+    # an empty intake form gives form errors
+    Route("patient_programme.intake", PATIENT, ok={"GET": {200}, "POST": {200}}),
+    Route("patient_programme.plan", PATIENT),
+    Route("patient_programme.module", PATIENT, owner=PARTICIPANT, args=_item_args, ok={"GET": {302}}),
+    # reading a page records the page read (page_reads: allowed for a GET)
+    Route("patient_programme.page", PATIENT, owner=PARTICIPANT, args=_page_args),
+    # an empty form is saved as a draft, then back to the worksheet
+    Route("patient_programme.worksheet", PATIENT, owner=PARTICIPANT, args=_worksheet_args,
+          ok={"GET": {200}, "POST": {302}}),
+    Route("patient_programme.autosave", PATIENT, owner=PARTICIPANT, args=_worksheet_args, ok={"POST": {200}}),
+    # -- measures: the patient's questionnaires (another's is refused: 403 and an audit line)
+    # an empty POST saves the (empty) draft and comes back to the form
+    Route("measures.questionnaire", PATIENT, owner=PARTICIPANT, args=_open_administration_args,
+          ok={"GET": {200}, "POST": {302}}),
+    Route("measures.autosave", PATIENT, owner=PARTICIPANT, args=_open_administration_args, ok={"POST": {200}}),
+    Route("measures.sent", PATIENT, owner=PARTICIPANT, args=_sent_administration_args),
+    # -- measures: staff (therapist: own caseload; admin: every participant)
+    Route("measures.participant_measures", STAFF, owner=PARTICIPANT, args=participant_args),
+    Route("measures.administration", STAFF, owner=PARTICIPANT, args=_sent_administration_args),
+    # an empty correction form gives form errors (the reason is required)
+    Route("measures.correct", STAFF, owner=PARTICIPANT, args=_sent_administration_args,
+          ok={"GET": {200}, "POST": {200}}),
+    Route("measures.acknowledge", STAFF, owner=PARTICIPANT, args=_alert_args, ok={"GET": {200}, "POST": {200}}),
+    Route("measures.admin_alerts", ADMIN),
     # -- therapist
     Route("therapist.caseload", THERAPIST),
     Route("therapist.patient", THERAPIST, owner=PARTICIPANT, args=participant_args),
-    # -- messaging (a thread GET marks the reader's incoming messages read: with unread
-    #    messages it writes read_at; the matrix's world has none, so its GETs write nothing)
+    # -- therapist programme (own caseload only: another therapist's patient is a 403)
+    # an empty assessment form gives form errors
+    Route("therapist_programme.assessment", THERAPIST, owner=PARTICIPANT, args=participant_args,
+          ok={"GET": {200}, "POST": {200}}),
+    Route("therapist_programme.plan", THERAPIST, owner=PARTICIPANT, args=participant_args),
+    # without an assessed profile the proposal is refused with a notice and a redirect
+    Route("therapist_programme.propose", THERAPIST, owner=PARTICIPANT, args=participant_args, ok={"POST": {302}}),
+    # an empty change form, or approving an approved plan, gives form errors
+    Route("therapist_programme.change", THERAPIST, owner=PARTICIPANT, args=_plan_args, ok={"POST": {200}}),
+    Route("therapist_programme.approve", THERAPIST, owner=PARTICIPANT, args=_plan_args, ok={"POST": {200}}),
+    # without a reason: a notice and back to the plan
+    Route("therapist_programme.unlock", THERAPIST, owner=PARTICIPANT, args=_plan_item_args, ok={"POST": {302}}),
+    Route("therapist_programme.homework", THERAPIST, owner=PARTICIPANT, args=_homework_args),
+    Route("therapist_programme.reviewed", THERAPIST, owner=PARTICIPANT, args=_homework_args, ok={"POST": {302}}),
+    # -- messaging (a thread GET marks the reader's incoming messages read: the world holds
+    #    one unread message from the own patient, so the therapist's GET writes its read_at)
     Route("messaging.patient_thread", PATIENT, ok={"GET": {200}, "POST": {200}}),
     Route("messaging.patient_draft", PATIENT, ok={"POST": {200}}),
     Route("messaging.patient_retract", PATIENT, args=_own_message_args, ok={"POST": {302}}),
@@ -170,6 +365,12 @@ ROUTES: list[Route] = [
     Route("messaging.admin_time", ADMIN),
     # -- admin
     Route("admin.dashboard", ADMIN),
+    # randomisation: admins act on any participant; a refusal (not eligible, nobody waiting,
+    # no cross-over possible) is a notice and a redirect back to the page
+    Route("admin_randomisation.index", ADMIN),
+    Route("admin_randomisation.randomise_participant", ADMIN, args=participant_args, ok={"POST": {302}}),
+    Route("admin_randomisation.randomise_all", ADMIN, args=_trial_args, ok={"POST": {302}}),
+    Route("admin_randomisation.crossover", ADMIN, args=participant_args, ok={"POST": {302}}),
     Route("audit.log", ADMIN),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.security.conftest import World, captured_writes, logged_in_client, non_audit
+from tests.security.conftest import World, captured_writes, disallowed_get_writes, logged_in_client
 from tests.security.route_table import BY_ENDPOINT, LOGIN, PARTICIPANT, ROUTES, Route
 
 VISITORS = ("anonymous", "patient", "therapist", "admin")
@@ -77,10 +77,28 @@ def test_authorization_matrix(app: Flask, world: World, route: Route) -> None:
                         failures.append(f"{where}: {status}, expected {sorted(want)}")
                     if status >= 500:
                         failures.append(f"{where}: server error")
-                    if method == "GET" and non_audit(writes):
-                        failures.append(f"{where}: a GET wrote to the database: {non_audit(writes)}")
+                    if method == "GET" and disallowed_get_writes(writes):
+                        failures.append(f"{where}: a GET changed state: {disallowed_get_writes(writes)}")
                     if route.endpoint != "static" and response.headers.get("Cache-Control") != "no-store":
                         failures.append(f"{where}: no Cache-Control: no-store")
                     response.close()
     assert visits >= len(VISITORS)
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(("statement", "allowed"), [
+    ("INSERT INTO audit_events (at, action) VALUES (?, ?)", True),
+    ('INSERT INTO "page_reads" (participant_id, plan_item_id, page) VALUES (%(a)s, %(b)s, %(c)s)', True),
+    ("UPDATE page_reads SET last_read_at=? WHERE page_reads.id = ?", True),
+    ("UPDATE messages SET read_at=? WHERE messages.id IN (?, ?)", True),
+    ("UPDATE user_sessions SET ended_at=?, end_reason=? WHERE user_sessions.id = ?", True),
+    ("UPDATE messages SET read_at=?, body=? WHERE messages.id = ?", False),  # only read_at
+    ("INSERT INTO messages (conversation_id, body) VALUES (?, ?)", False),
+    ("INSERT INTO administrations (participant_id) VALUES (?)", False),
+    ("UPDATE administrations SET status=?, opened_notified_at=? WHERE administrations.id = ?", False),
+    ("DELETE FROM page_reads WHERE id = ?", False),
+    ("UPDATE audit_events SET action=? WHERE id = ?", False),
+])
+def test_the_get_write_allow_list(statement: str, allowed: bool) -> None:
+    """The policy's allow-list, by table and (for updates) by column."""
+    assert (disallowed_get_writes([statement]) == []) is allowed

@@ -14,8 +14,13 @@ Files
   routes.py           patient questionnaire pages, staff pages; template globals for the includes
 
 For other parts (all in ``icbt.measures.services``)
-  materialise_schedule(session, participant, *, now=None) -> list[Administration]
-      call at intake, randomisation and start (idempotent; never deletes)
+  materialise_schedule(session, participant, *, now=None, notify=True, refresh=True) -> list[Administration]
+      idempotent, never deletes. Services that change a participant's state call it with
+      refresh=False (randomisation and imported allocations, plan approval, cross-over, the
+      intake); the periodic task (refresh_all) moves windows, announces openings and reminds.
+      Pages never write: they show ``Administration.status_at(now)`` (template filter
+      ``status_now``) and ``due_for_participant(session, participant, now=...)``.
+      Screening questionnaires are not announced by message or e-mail (the intake page lists them).
   administration_opened_listeners / administration_reminder_listeners /
   administration_submitted_listeners: list[Callable[[Session, Administration], None]]
   risk_alert_listeners: list[Callable[[Session, Sequence[RiskAlert]], None]]

@@ -21,7 +21,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from icbt.db import Base, utcnow
-from icbt.measures.schedule import STATUSES, TIMEPOINTS
+from icbt.measures.schedule import STATUSES, TIMEPOINTS, window_status
 
 if TYPE_CHECKING:
     from icbt.trials.models import Participant, Trial
@@ -88,6 +88,14 @@ class Administration(Base):
     @property
     def is_submitted(self) -> bool:
         return self.submitted_at is not None
+
+    def status_at(self, now: dt.datetime) -> str:
+        """The status to show at ``now``. Pages never write: the stored ``status`` of an
+        unsubmitted administration is moved by the periodic task (and by services at a state
+        change), so a page computes it from the window instead of trusting it."""
+        if self.submitted_at is not None:
+            return self.status
+        return window_status(self.opens_at, self.closes_at, now)
 
     def answer_map(self) -> dict[int, int]:
         return {a.item_number: a.value for a in self.answers}

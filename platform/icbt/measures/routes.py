@@ -267,11 +267,12 @@ def admin_alerts():  # type: ignore[no-untyped-def]
 
 @bp.app_template_global()
 def measures_due(participant: Participant) -> list[Administration]:
-    """The patient's open questionnaires (the schedule is brought up to date first)."""
+    """The patient's questionnaires that can be answered now. Read only: the schedule is
+    materialised by the services that change a participant's state and by the periodic
+    task; what is due is computed from the windows and the clock."""
     if participant is None or participant.user_id != current_user.id:
         return []
-    services.materialise_schedule(db.session, participant)
-    return services.due_for_participant(db.session, participant)
+    return services.due_for_participant(db.session, participant, now=clock.now())
 
 
 @bp.app_template_global()
@@ -312,6 +313,12 @@ def timepoint_label(value: str) -> str:
 @bp.app_template_filter()
 def administration_status_label(value: str) -> str:
     return str(STATUS_LABELS.get(value, value))
+
+
+@bp.app_template_filter()
+def status_now(adm: Administration) -> str:
+    """The administration's status at this moment (computed from its window, never written)."""
+    return adm.status_at(clock.now())
 
 
 @bp.app_template_filter()

@@ -170,6 +170,14 @@ def _window(timepoint: str, intake_at: dt.datetime, start_date: dt.date | None, 
     raise ScheduleError(f"unknown timepoint {timepoint!r}")
 
 
+def waitlist_start(randomised_on: dt.date, settings: Mapping[str, Any] | None = None) -> dt.date:
+    """The day a waiting-list participant's waiting period starts (its ``start_date``):
+    ``pre_days`` after randomisation, so that the pre window [start - pre_days, start) opens
+    on the day of randomisation, as it does for a treatment participant whose therapist sets
+    the start date a week ahead."""
+    return randomised_on + dt.timedelta(days=windows_from_settings(settings)["pre_days"])
+
+
 def window_status(
     opens_at: dt.datetime,
     closes_at: dt.datetime,

@@ -47,6 +47,9 @@ administration_submitted_listeners: list[AdministrationListener] = []
 risk_alert_listeners: list[AlertListener] = []
 
 INACTIVE_STATUSES = ("withdrawn",)
+# Reached through the intake page, not invited by message and e-mail (DESIGN.md: the
+# messages invite to pre, week-3 and post questionnaires).
+UNANNOUNCED_TIMEPOINTS = ("screening",)
 OUTCOME_INSTRUMENT = "core-om"
 
 DEFAULT_URGENT_HELP = _l(
@@ -101,10 +104,15 @@ def _intake_at(participant: Participant) -> dt.datetime:
 
 
 def materialise_schedule(session: Session, participant: Participant, *, now: dt.datetime | None = None,
-                         notify: bool = True) -> list[Administration]:
+                         notify: bool = True, refresh: bool = True) -> list[Administration]:
     """Create the participant's missing administrations from the trial's schedule and bring
     unsubmitted windows up to date (e.g. a moved start date). Idempotent: call it at intake,
-    randomisation and start, and as often as you like after. Never deletes anything."""
+    randomisation and start, and as often as you like after. Never deletes anything.
+
+    A new administration starts with the status its window has at ``now``. With ``refresh``
+    (the periodic task) the statuses are then moved and openings announced
+    (``refresh_statuses``); the services that change a participant's state pass
+    ``refresh=False``: window transitions and reminders are the periodic task's work."""
     now = _now(now)
     trial = participant.trial
     planned = plan_administrations(
@@ -137,7 +145,7 @@ def materialise_schedule(session: Session, participant: Participant, *, now: dt.
                 timepoint=plan.timepoint,
                 opens_at=plan.opens_at,
                 closes_at=plan.closes_at,
-                status="scheduled",
+                status=window_status(plan.opens_at, plan.closes_at, now),
                 draft={},
             )
             session.add(adm)
@@ -148,7 +156,8 @@ def materialise_schedule(session: Session, participant: Participant, *, now: dt.
     session.flush()
     if created:
         record(session, "measures.schedule", target=participant, detail={"created": created})
-    refresh_statuses(session, list(existing.values()), now=now, notify=notify)
+    if refresh:
+        refresh_statuses(session, list(existing.values()), now=now, notify=notify)
     return sorted(existing.values(), key=lambda a: (a.opens_at, a.instrument_id))
 
 
@@ -156,7 +165,8 @@ def refresh_statuses(session: Session, administrations: Iterable[Administration]
                      notify: bool = True) -> dict[str, int]:
     """Set each unsubmitted administration's status for ``now``; an administration that opens
     calls the opened listeners once (``notify=False``: marked as announced, nobody told; the
-    demo uses it). Missed windows are recorded as ``missed``."""
+    demo uses it). Missed windows are recorded as ``missed``. Screening questionnaires are
+    not announced: the patient answers them in the intake (``icbt.measures.screening``)."""
     now = _now(now)
     counts: dict[str, int] = {}
     for adm in administrations:
@@ -169,7 +179,7 @@ def refresh_statuses(session: Session, administrations: Iterable[Administration]
         if status == "open" and adm.opened_notified_at is None:
             adm.opened_notified_at = now
             session.flush()
-            if notify and adm.participant.status not in INACTIVE_STATUSES:
+            if notify and adm.timepoint not in UNANNOUNCED_TIMEPOINTS and adm.participant.status not in INACTIVE_STATUSES:
                 _notify_patient(session, adm, reminder=False)
                 _call(administration_opened_listeners, session, adm)
         if status == "missed" and adm.opened_notified_at is None:
@@ -205,7 +215,8 @@ def send_reminders(session: Session, *, now: dt.datetime | None = None) -> int:
     now = _now(now)
     open_ones = session.scalars(
         select(Administration)
-        .where(Administration.status == "open", Administration.reminded_at.is_(None))
+        .where(Administration.status == "open", Administration.reminded_at.is_(None),
+               Administration.timepoint.not_in(UNANNOUNCED_TIMEPOINTS))
         .options(selectinload(Administration.participant).selectinload(Participant.trial))
     ).all()
     sent = 0

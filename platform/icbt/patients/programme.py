@@ -107,7 +107,8 @@ def plan():  # type: ignore[no-untyped-def]
 @bp.route("/modules/<int:item_id>")
 @role_required("patient")
 def module(item_id: int):  # type: ignore[no-untyped-def]
-    return redirect(url_for(".page", item_id=item_id, page=1))
+    item, _plan, _module = _own_item(_me(), item_id)  # another patient's item: 404, not a redirect
+    return redirect(url_for(".page", item_id=item.id, page=1))
 
 
 @bp.route("/modules/<int:item_id>/pages/<int:page>")

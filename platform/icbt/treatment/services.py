@@ -263,6 +263,11 @@ def approve_plan(session: Session, plan: ModulePlan, *, actor: Any, start_date: 
     session.flush()
     record(session, "plan.approve", actor=actor, target=plan, participant=participant,
            detail={"start_date": start_date.isoformat(), "crossover": plan.is_crossover})
+    from icbt.measures.services import materialise_schedule
+
+    # The start date places the pre, week-3 and post questionnaires (windows open and are
+    # announced by the periodic task).
+    materialise_schedule(session, participant, now=at, refresh=False)
     return change
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, event, func, select
@@ -144,6 +145,7 @@ def randomise(session: Session, participant: Participant, *, actor: Any = None,
     session.flush()
     record(session, "participant.randomise", actor=actor, target=participant,
            detail={"arm": arm, "stratum": stratum, "sequence_index": index})
+    _schedule_after_allocation(session, participant, now)
     if propose_plan and arm == Arm.TREATMENT.value:
         from icbt.treatment.services import PlanError, propose_plan as make_proposal
 
@@ -172,7 +174,23 @@ def import_allocation(session: Session, participant: Participant, arm: str, *, n
         participant.randomised_at = allocation.allocated_at
     session.flush()
     record(session, "participant.allocation_import", actor=actor, target=participant, detail={"arm": arm})
+    _schedule_after_allocation(session, participant, allocation.allocated_at)
     return allocation
+
+
+def _schedule_after_allocation(session: Session, participant: Participant, now: dt.datetime) -> None:
+    """The measurement schedule follows the allocation: a waiting-list participant's waiting
+    period gets its start date now (``measures.schedule.waitlist_start``); a treatment
+    participant's comes with the approved plan. The administrations planned so far are
+    created (window transitions and invitations are the periodic task's)."""
+    from icbt.measures.schedule import local_date, waitlist_start
+    from icbt.measures.services import materialise_schedule
+
+    trial = participant.trial
+    if participant.arm == Arm.WAITLIST.value and participant.start_date is None:
+        participant.start_date = waitlist_start(local_date(now, ZoneInfo(trial.timezone)), trial.settings)
+        session.flush()
+    materialise_schedule(session, participant, now=now, refresh=False)
 
 
 def can_cross_over(participant: Participant) -> bool:
@@ -192,4 +210,7 @@ def cross_over(session: Session, participant: Participant, *, actor: Any = None)
         raise AllocationError(_l("Only waiting-list participants whose waiting period is over can cross over."))
     plan = propose_plan(session, participant, actor=actor, crossover=True)
     record(session, "participant.crossover", actor=actor, target=participant, detail={"plan_id": plan.id})
+    from icbt.measures.services import materialise_schedule
+
+    materialise_schedule(session, participant, refresh=False)  # the schedule stays the allocation's
     return plan
