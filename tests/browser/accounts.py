@@ -29,3 +29,9 @@ APPLICANT = {"phone": Account("patient01@demo.example", "patient"),
              "desktop": Account("patient05@demo.example", "patient")}
 # therapist3 has both patients above, and open risk alerts on two more (P-USJEX7, P-AY77TT).
 THERAPIST3 = Account("therapist3@demo.example", "therapist")
+# Eligible, not yet randomised in the demo: the admin journey randomises one per viewport.
+ELIGIBLE = {"phone": "patient03@demo.example", "desktop": "patient04@demo.example"}
+# The journey without JavaScript and the keyboard-only journey: treatment patients of
+# therapist2 whose week-3 alliance questionnaire is open in the demo today.
+NO_JS_PATIENT = Account("patient16@demo.example", "patient")
+KEYBOARD_PATIENT = Account("patient13@demo.example", "patient")

@@ -8,8 +8,11 @@ Every page reached is audited (screenshot, labels, reflow at 320 px, axe-core).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import zipfile
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
@@ -19,7 +22,7 @@ import yaml
 from tests.browser import accounts
 from tests.browser.harness import Visitor
 from tests.liveserver import ROOT
-from tests.browser.pages import (AppPage, Caseload, LoginPage, MessagesPage, ModulePage, PatientDashboard,
+from tests.browser.pages import (AdminDashboard, AppPage, Caseload, LoginPage, MessagesPage, ModulePage, PatientDashboard,
                                  PatientPlan, QuestionnairePage, TherapistPatientPage, WorksheetPage)
 
 
@@ -76,6 +79,20 @@ def fill_worksheet(ws: WorksheetPage, words: str) -> dict[str, str]:
     return typed
 
 
+def open_module_with_homework_to_do(v: Visitor) -> ModulePage:
+    """From the patient's home page: the plan, then the newest open module with homework left."""
+    v.page.get_by_role("link", name="See my plan").click()
+    plan = PatientPlan(v)
+    assert plan.page.locator("li.plan-item.is-open").count() >= 1
+    if plan.page.locator("li.plan-item.is-locked").count():
+        expect(plan.page.locator("li.plan-item.is-locked").first).to_contain_text(re.compile("Opens on|Not open yet"))
+    todo = plan.page.locator("li.plan-item.is-open",
+                             has=plan.page.locator(".tag", has_text=re.compile("Homework (to do|started)")))
+    assert todo.count(), "no open module with homework left to do"
+    todo.last.locator("h2 a").click()
+    return ModulePage(v, label="module page 1")
+
+
 def test_patient_intake_screening(visit, viewport) -> None:  # type: ignore[no-untyped-def]
     v = visit("patient-intake")
     home = LoginPage.open(v).log_in(accounts.APPLICANT[viewport.name])
@@ -101,16 +118,7 @@ def test_patient_treatment_journey(visit, viewport, live_server) -> None:  # typ
     assert isinstance(home, PatientDashboard)
 
     # The tailored plan, and this week's module.
-    home.page.get_by_role("link", name="See my plan").click()
-    plan = PatientPlan(v)
-    open_items = plan.page.locator("li.plan-item.is-open")
-    assert open_items.count() >= 1
-    expect(plan.page.locator("li.plan-item.is-locked").first).to_contain_text("Opens on")
-    # The newest open module whose homework is still to do.
-    todo = plan.page.locator("li.plan-item.is-open", has=plan.page.locator(".tag", has_text=re.compile("Homework (to do|started)")))
-    assert todo.count(), "no open module with homework left to do"
-    todo.last.locator("h2 a").click()
-    module = ModulePage(v, label="module page 1")
+    module = open_module_with_homework_to_do(v)
     expect(module.page.locator("main h2#page-title")).not_to_be_empty()
     while module.page.get_by_role("link", name=re.compile("Next page")).count():
         module = module.next_page()
@@ -249,3 +257,179 @@ def test_therapist_full_journey(visit, viewport, live_server) -> None:  # type: 
                  "WHERE p.code = :code AND r.acknowledged_at IS NOT NULL", code=alert_code)
     assert any("safety plan" in (note or "") for (note,) in left)
     after.log_out()
+
+
+def test_admin_full_journey(visit, viewport, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The report runs in the background worker, which the live server starts beside gunicorn.
+    assert live_server.with_worker and len(live_server._procs) == 2
+    assert all(proc.poll() is None for proc in live_server._procs), "gunicorn or the worker has stopped"
+
+    v = visit("admin-full")
+    home = LoginPage.open(v).log_in(accounts.ADMIN)
+    assert isinstance(home, AdminDashboard)
+
+    # Randomise one eligible participant.
+    code = participant_code(live_server, accounts.ELIGIBLE[viewport.name])
+    home.nav_link("Randomisation").click()
+    rand = AppPage(v, label="randomisation")
+    expect(rand.page.locator("main h1")).to_have_text("Randomisation")
+    rand.page.get_by_role("button", name=f"Randomise {code}", exact=True).click()
+    rand = AppPage(v, label="randomised")
+    expect(rand.page.get_by_role("button", name=f"Randomise {code}", exact=True)).to_have_count(0)
+    arm = query(live_server, "SELECT p.arm FROM participants p WHERE p.code = :code", code=code)[0][0]
+    assert arm in ("treatment", "waitlist")
+    expect(rand.main).to_contain_text(code)
+    rand.log_out()
+
+
+def test_admin_analysis_journey(visit, viewport, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    v = visit("admin-analysis")
+    home = LoginPage.open(v).log_in(accounts.ADMIN)
+    if not home.nav_link("Analysis").count():
+        pytest.skip("the analysis (admin 'Run analysis') is not merged into this branch yet")
+    home.nav_link("Analysis").click()
+    reports = AppPage(v, label="analysis")
+    expect(reports.page.locator("main h1")).to_have_text("Trial analysis")
+    reports.page.get_by_role("button", name="Run analysis").click()
+    run = AppPage(v, label="analysis run")
+    expect(run.page.locator("main h1")).to_contain_text("Trial analysis:")
+    progress = run.page.locator("progress")
+    if progress.count():  # still queued or running: the page updates itself
+        expect(run.page.get_by_role("status")).not_to_be_empty()
+    download = run.page.get_by_role("link", name="Download pseudonymised exports (zip)")
+    expect(download).to_be_visible(timeout=90_000)
+    report = AppPage(v, label="analysis report")
+    code = participant_code(live_server, accounts.ELIGIBLE[viewport.name])
+    expect(report.page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
+    expect(report.page.locator("caption", has_text="Participant flow")).to_be_visible()
+
+    # The export: the CSVs and results.json, and no names or e-mail addresses.
+    with report.page.expect_download() as fetched:
+        download.click()
+    path = tmp_path / "export.zip"
+    fetched.value.save_as(path)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert any(n.endswith("results.json") for n in names), names
+        assert sum(n.endswith(".csv") for n in names) >= 2, names
+        json.loads(zf.read(next(n for n in names if n.endswith("results.json"))))
+        content = b"\n".join(zf.read(n) for n in names).decode("utf-8", "replace")
+    people = query(live_server, "SELECT email, display_name FROM users")
+    assert "@" not in content or not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", content)
+    leaked = [name for _, name in people if name and name in content]
+    assert not leaked, f"names in the export: {leaked[:5]}"
+    assert code in content  # pseudonymised by participant code (randomised in the journey above)
+    report.log_out()
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_patient_core_actions_without_javascript(visit, live_server) -> None:  # type: ignore[no-untyped-def]
+    """Hand in homework, answer a questionnaire, send a message: plain form posts only."""
+    account = accounts.NO_JS_PATIENT
+    v = visit("patient-core", js=False)
+    home = LoginPage.open(v).log_in(account)
+
+    # Homework: Save draft is a plain post too; then hand in.
+    module = open_module_with_homework_to_do(v)
+    while module.page.get_by_role("link", name=re.compile("Next page")).count():
+        module = module.next_page()
+    ws = module.homework()
+    typed = fill_worksheet(ws, "No script")
+    ws.page.get_by_role("button", name="Save draft").click()
+    ws = WorksheetPage(v, label="worksheet draft saved (no JS)")
+    first_name = next(name for name, value in typed.items() if not value.isdigit())
+    expect(ws.form.locator(f"[name='{first_name}']")).to_have_value(typed[first_name])
+    ws.page.get_by_role("button", name="Hand in").click()
+    handed = WorksheetPage(v, label="worksheet handed in (no JS)")
+    expect(handed.main).to_contain_text("It can no longer be changed.")
+
+    # The open questionnaire.
+    home = dashboard(v, account, "dashboard (no JS)")
+    home.page.locator("section[aria-labelledby=due-title] a.button").first.click()
+    q = QuestionnairePage(v, label="questionnaire (no JS)")
+    q.answer_all(choose=2)
+    expect(q.send().page.locator("main h1")).to_have_text("Thank you, your answers are sent")
+
+    # A message.
+    v.goto("/me/messages")
+    body = "Sent without JavaScript."
+    thread = MessagesPage(v).write(body)
+    expect(thread.page.locator(".thread")).to_contain_text(body)
+    counted = query(live_server, "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+                    "JOIN participants p ON p.id = c.participant_id JOIN users u ON u.id = p.user_id "
+                    "WHERE u.email = :email AND m.body = :body", email=account.email, body=body)[0][0]
+    assert counted == 1
+
+
+ACTIVE_FIELD_JS = """() => {
+  const el = document.activeElement;
+  if (!el) return null;
+  return {tag: el.tagName.toLowerCase(), type: (el.type || '').toLowerCase(), name: el.name || '',
+          inputmode: el.getAttribute('inputmode') || '', text: (el.textContent || el.value || '').trim().slice(0, 40),
+          checked: !!el.checked, inForm: !!el.closest('main form')};
+}"""
+
+
+def tab_to(v: Visitor, predicate, limit: int = 400) -> dict:  # type: ignore[no-untyped-def]
+    for _ in range(limit):
+        v.page.keyboard.press("Tab")
+        active = v.page.evaluate(ACTIVE_FIELD_JS)
+        if active and predicate(active):
+            return active
+    raise AssertionError("Tab never reached the wanted element")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"], indirect=True)
+def test_patient_homework_and_questionnaire_by_keyboard(visit) -> None:  # type: ignore[no-untyped-def]
+    account = accounts.KEYBOARD_PATIENT
+    v = visit("patient-keyboard")
+    home = LoginPage.open(v).log_in(account)
+
+    # The questionnaire: Tab into each item's group, Space picks the focused answer, Tab on.
+    home.page.locator("section[aria-labelledby=due-title] a.button").first.focus()
+    v.page.keyboard.press("Enter")
+    q = QuestionnairePage(v, label="questionnaire (keyboard)")
+    items = q.page.locator("li.q-item").count()
+    v.focus_top()
+    answered: set[str] = set()
+    while True:
+        active = tab_to(v, lambda a: (a["type"] == "radio" and a["name"] not in answered) or
+                        (a["type"] == "submit" and a["inForm"]))
+        if active["type"] == "submit":
+            break
+        v.page.keyboard.press("ArrowDown")  # moves to and checks the next answer of the group
+        answered.add(active["name"])
+    assert len(answered) == items
+    assert active["text"].startswith("Send") or active["name"] == "send", active
+    v.screenshot("questionnaire filled by keyboard")
+    v.page.keyboard.press("Enter")
+    expect(v.page.locator("main h1")).to_have_text("Thank you, your answers are sent")
+    AppPage(v, label="questionnaire sent (keyboard)")
+
+    # The homework: type into each field, arrow through each list, Tab to Hand in, Enter.
+    home = dashboard(v, account, "dashboard (keyboard)")
+    module = open_module_with_homework_to_do(v)
+    while module.page.get_by_role("link", name=re.compile("Next page")).count():
+        module = module.next_page()
+    ws = module.homework()
+    v.focus_top()
+    n = 0
+    while True:
+        active = tab_to(v, lambda a: a["inForm"] and (a["tag"] in ("textarea", "select") or a["type"] in (
+            "text", "number", "radio") or (a["type"] == "submit" and a["text"] == "Hand in")))
+        if active["type"] == "submit":
+            break
+        n += 1
+        if active["tag"] == "select":
+            v.page.keyboard.press("ArrowDown")
+        elif active["type"] == "radio":
+            v.page.keyboard.press("Space")
+        elif active["type"] == "number" or active["inputmode"] in ("numeric", "decimal"):
+            v.page.keyboard.type("40")
+        else:
+            v.page.keyboard.type(f"Typed by keyboard {n}")
+    v.screenshot("worksheet filled by keyboard")
+    v.page.keyboard.press("Enter")
+    handed = WorksheetPage(v, label="worksheet handed in (keyboard)")
+    expect(handed.main).to_contain_text("It can no longer be changed.")
+    expect(handed.main).to_contain_text("Typed by keyboard 1")
