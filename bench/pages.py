@@ -27,6 +27,7 @@ PAGES: list[Page] = [
     Page("therapist caseload", "therapist", "/therapist/", caseload_bound=True),
     Page("therapist: one patient", "therapist", "/therapist/patients/{participant_id}"),
     Page("admin dashboard", "admin", "/admin/", caseload_bound=True),
+    Page("admin participants", "admin", "/admin/participants", caseload_bound=True),
     Page("login form", "anonymous", "/auth/login"),
 ]
 

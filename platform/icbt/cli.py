@@ -20,6 +20,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(instruments_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(periodic_command)
 
 
 db_group = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -205,6 +206,21 @@ def demo_command(seed: int, if_empty: bool) -> None:
 
     for line in demo_second_factor_lines():
         click.echo(line)
+
+
+@click.command("periodic")
+@with_appcontext
+def periodic_command() -> None:
+    """Run the worker's periodic work once now: questionnaire windows, invitations and
+    reminders, then the stages that move with time (what the worker does every 15 minutes)."""
+    from icbt.measures.services import refresh_all
+    from icbt.treatment.stages import advance_stages
+
+    totals = refresh_all(db.session)
+    moved = advance_stages(db.session)
+    db.session.commit()
+    click.echo("measures: " + ", ".join(f"{k}: {v}" for k, v in sorted(totals.items())))
+    click.echo("stages: " + (", ".join(f"{k}: {v}" for k, v in sorted(moved.items())) or "none moved"))
 
 
 @click.command("worker")

@@ -42,3 +42,4 @@ def ping() -> str:
 # Domain task modules (imported last: they use ``in_app_context`` from here).
 from icbt.measures import tasks as _measures_tasks  # noqa: E402,F401
 from icbt.notifications import tasks as _notification_tasks  # noqa: E402,F401
+from icbt.treatment import tasks as _treatment_tasks  # noqa: E402,F401

@@ -143,3 +143,17 @@ def test_the_dashboard_computes_what_is_due_and_writes_nothing(app, factory, the
     db.session.refresh(pre)
     assert pre.status == "scheduled"  # nothing was written by the pages
     assert clock.now() == NOW + dt.timedelta(days=8)
+
+
+def test_the_approval_form_proposes_a_start_after_the_pre_week(app, factory, therapist, login_as, monkeypatch) -> None:
+    monkeypatch.setitem(app.config, "FAKE_NOW", NOW)
+    trial = factory.trial(timezone="Europe/Stockholm", weeks=10)
+    p = _eligible(factory, therapist, trial)
+    import_allocation(db.session, p, "treatment", note="test", actor=therapist, at=NOW)
+    from icbt.treatment.services import propose_plan
+
+    propose_plan(db.session, p, actor=therapist)
+    db.session.commit()
+    html = login_as(therapist).get(f"/therapist/patients/{p.id}/plan").get_data(as_text=True)
+    assert 'value="2026-03-09"' in html  # today (2 March) + the 7-day pre window
+    assert "open during the 7 days before the start date" in html

@@ -32,6 +32,19 @@ def test_demo_measurement_histories(app) -> None:
     records = analysis_records(db.session, trial.id)
     arms = {"treatment": [r for r in records if r["arm"] == "treatment"],
             "waitlist": [r for r in records if r["arm"] == "waitlist"]}
+    # The screening is part of the intake: answered by everyone past it, never all of it by
+    # an applicant (who would then be screened).
+    from icbt.intake.services import screening_complete
+    from icbt.trials.models import Participant
+
+    for participant in db.session.scalars(select(Participant)):
+        answered = db.session.scalar(select(func.count()).select_from(Administration).where(
+            Administration.participant_id == participant.id, Administration.timepoint == "screening",
+            Administration.submitted_at.is_not(None)))
+        if participant.status == "applicant":
+            assert not screening_complete(db.session, participant), participant.code
+        else:
+            assert answered == 2, (participant.code, participant.status)
     for arm, people in arms.items():
         with_pre = [r for r in people if r["core_om_pre"]]
         assert len(with_pre) >= 0.85 * len(people), arm

@@ -365,6 +365,9 @@ ROUTES: list[Route] = [
     Route("messaging.admin_time", ADMIN),
     # -- admin
     Route("admin.dashboard", ADMIN),
+    Route("admin.participants", ADMIN),
+    # an empty form (no choice): a notice and back to the list
+    Route("admin.assign", ADMIN, args=participant_args, ok={"POST": {302}}),
     # randomisation: admins act on any participant; a refusal (not eligible, nobody waiting,
     # no cross-over possible) is a notice and a redirect back to the page
     Route("admin_randomisation.index", ADMIN),

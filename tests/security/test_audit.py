@@ -11,6 +11,8 @@ from icbt.audit.models import AuditEvent
 from icbt.audit.services import AuditDetailError, AuditLogIsAppendOnly, allow_detail_keys, record
 from icbt.extensions import db
 from tests.conftest import PASSWORD, login
+from tests.security.conftest import logged_in_client
+from tests.security.route_table import PARTICIPANT, ROUTES
 
 
 def _actions() -> list[str]:
@@ -151,3 +153,55 @@ def test_admin_filters_by_participant_and_user_and_pages(client, factory, admin,
 def test_only_admins_see_the_audit_log(client, factory) -> None:
     login(client, factory.user("therapist"))
     assert client.get("/admin/audit/").status_code == 403
+
+
+# ---------------------------------------------------------------- every read of health data
+
+def _lines_since(mark: int, actor_id: int) -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.id > mark, AuditEvent.actor_id == actor_id)))
+
+
+def _mark() -> int:
+    return db.session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0))) or 0
+
+
+READS = [r for r in ROUTES if r.owner == PARTICIPANT and 200 in r.ok.get("GET", set())]
+
+
+@pytest.mark.parametrize("route", READS, ids=lambda r: r.endpoint)
+def test_every_page_of_a_participants_data_logs_the_read(app, world, route) -> None:  # type: ignore[no-untyped-def]
+    """Each role that may open the page, on its own participant: an audit line naming the
+    participant and the reader."""
+    for role in ("patient", "therapist", "admin"):
+        if role not in route.roles:
+            continue
+        user = world.user(role)
+        url = app.url_map.bind("localhost").build(route.endpoint, route.args(world, world.own_participant))
+        client = logged_in_client(app, user)
+        mark = _mark()
+        assert client.get(url).status_code == 200, url
+        lines = _lines_since(mark, user.id)
+        assert any(line.participant_id == world.own_participant.id for line in lines), (
+            f"{route.endpoint} as {role}: no audit line for the participant ({[l.action for l in lines]})")
+
+
+@pytest.mark.parametrize("endpoint", ["patient.dashboard", "patient_programme.plan", "messaging.patient_thread"])
+def test_the_patients_own_pages_log_the_read(app, world, endpoint) -> None:  # type: ignore[no-untyped-def]
+    from tests.security.route_table import _plan
+
+    _plan(world, world.own_participant)  # an approved plan: the plan page shows it
+    db.session.commit()
+    client = logged_in_client(app, world.patient)
+    mark = _mark()
+    assert client.get(app.url_map.bind("localhost").build(endpoint, {})).status_code == 200
+    lines = _lines_since(mark, world.patient.id)
+    assert any(line.participant_id == world.own_participant.id for line in lines), [l.action for l in lines]
+
+
+def test_the_therapists_lists_log_the_read(app, world) -> None:  # type: ignore[no-untyped-def]
+    client = logged_in_client(app, world.therapist)
+    for path, action in (("/therapist/", "caseload.view"), ("/therapist/messages", "inbox.view")):
+        mark = _mark()
+        assert client.get(path).status_code == 200
+        assert [line.action for line in _lines_since(mark, world.therapist.id)] == [action]

@@ -38,9 +38,27 @@ def frozen_now(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[dt.date
     return _set
 
 
-def screen(participant: Participant, **ratings: int) -> None:
+def screen(participant: Participant, *, questionnaires: bool = True, **ratings: int) -> None:
+    """The patient's screening: the problem ratings, then (unless ``questionnaires=False``)
+    the screening questionnaires (GAD-7, PHQ-9) with ``gad_7=``/``phq_9=`` answers per item."""
     values = {key: ratings.get(key, 0) for key in PROBLEM_KEYS}
     submit_screening(db.session, participant, ratings=values, free_text="")
+    if questionnaires:
+        answer_screening_questionnaires(participant, gad_7=ratings.get("gad_7", 0), phq_9=ratings.get("phq_9", 0))
+    db.session.commit()
+
+
+def answer_screening_questionnaires(participant: Participant, **per_item: int) -> None:
+    """Send the participant's screening questionnaires, each item answered ``per_item[id]``
+    (``gad_7=2``); just after intake, inside their window."""
+    from icbt.measures import screening, services
+    from icbt.measures.instruments import get_instrument
+
+    when = participant.created_at + dt.timedelta(minutes=5)
+    for adm in screening.start(db.session, participant, now=when):
+        value = per_item.get(adm.instrument_id.replace("-", "_"), 0)
+        answers = {n: value for n in get_instrument(adm.instrument_id).item_numbers}
+        services.submit(db.session, adm, answers, idempotency_key=f"screen-{adm.id}", now=when, notify=False)
     db.session.commit()
 
 

@@ -28,7 +28,7 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 def proposed(factory, therapist, frozen_now):  # type: ignore[no-untyped-def]
     frozen_now(NOW)
     participant = factory.participant(therapist=therapist)
-    screen(participant, panic=8)
+    screen(participant, panic=8, phq_9=2)  # PHQ-9 = 9 x 2 = 18
     assess(participant, therapist, "panic", "severe", {"depression": "moderate"})
     import_allocation(db.session, participant, "treatment", note="test", actor=therapist)
     participant.status = "randomised"
@@ -44,7 +44,7 @@ def _plan(participant) -> ModulePlan:  # type: ignore[no-untyped-def]
 
 def test_the_proposal_is_the_engines_plan_with_versions_and_reasons(proposed) -> None:
     participant, plan = proposed
-    expected = propose(Profile.of("panic", "severe", {"depression": "moderate"}),
+    expected = propose(Profile.of("panic", "severe", {"depression": "moderate"}, scores={"gad-7": 0, "phq-9": 18}),
                        TrialSettings(participant.trial.weeks, participant.trial.module_cap), store().rules)
     assert module_keys(plan) == expected.module_ids
     for item, entry in zip(plan.items, expected.entries):
@@ -60,6 +60,8 @@ def test_the_therapist_changes_the_plan_with_reasons(proposed, therapist, login_
     url = f"/therapist/patients/{participant.id}/plan"
     page = client.get(url).get_data(as_text=True)
     assert "Panic is the primary problem, severity severe." in page
+    # The screening score of the problem's questionnaire is cited (modules/tailoring.yaml: screeners).
+    assert "PHQ-9 = 18: Low mood (depression) is comorbid, severity moderate." in page
     # A change without a reason is refused on the field.
     html = client.post(url + "/change", data={"action": "remove", "module": "panic-2", "reason": ""}).get_data(as_text=True)
     assert "Write the reason for this change." in html

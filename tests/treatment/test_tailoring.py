@@ -63,6 +63,33 @@ def test_every_module_has_a_reason_in_plain_words() -> None:
     assert texts[-1].startswith("Always the last module")
 
 
+def test_a_screening_score_is_cited_in_its_problems_reasons_and_changes_no_choice() -> None:
+    screeners = {"gad": "gad-7", "depression": "phq-9"}
+    profile = Profile.of("gad", "severe", {"depression": "moderate", "insomnia": "mild"},
+                         scores={"gad-7": 15, "phq-9": 11.5})
+    proposal = propose(profile, TrialSettings(10), rules(screeners=screeners))
+    without = propose(Profile.of("gad", "severe", {"depression": "moderate", "insomnia": "mild"}),
+                      TrialSettings(10), rules(screeners=screeners))
+    assert proposal.module_ids == without.module_ids
+    by_module = {e.module_id: e.reason for e in proposal.entries}
+    assert by_module["worry-1"].score == ("gad-7", 15)
+    assert describe_reason(by_module["worry-1"]) == (
+        "GAD-7 = 15: Worry (generalised anxiety) is the primary problem, severity severe.")
+    assert describe_reason(by_module["activation-1"]).startswith("PHQ-9 = 11.5: Low mood (depression) is comorbid")
+    assert by_module["sleep-1"].score is None  # no screener for insomnia
+    # Stored and read back as data; a name function gives the instrument's display name.
+    stored = by_module["worry-1"].to_dict()
+    assert stored["score"] == {"instrument": "gad-7", "value": 15}
+    assert describe_reason(stored, instrument_name=lambda i: f"<{i}>").startswith("<gad-7> = 15:")
+    # Without screeners in the rules, no score is cited.
+    assert all(e.reason.score is None for e in propose(profile, TrialSettings(10), rules()).entries)
+
+
+def test_a_score_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(ProfileError):
+        propose(Profile.of("gad", "mild", scores={"gad-7": "high"}), TrialSettings(10), rules())  # type: ignore[dict-item]
+
+
 def test_comorbid_tracks_follow_the_primary_ordered_by_severity() -> None:
     proposal = plan("ptsd", "severe", {"stress": "mild", "depression": "severe", "insomnia": "moderate"})
     # by hand: ptsd (all: trauma-1), depression severe (3 -> activation-1, thoughts),
@@ -260,6 +287,9 @@ def _rules_with(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
         (lambda d: d["comorbid"].update(mild="one"), "comorbid.mild", "or 'all'"),
         (lambda d: d.update(colour="blue"), "colour", "not a known rule"),
         (lambda d: d["problems"].update(worries=["worry-1"]), "problems.worries", "not a problem key"),
+        (lambda d: d.update(screeners={"worry": "gad-7"}), "screeners.worry", "not a problem key"),
+        (lambda d: d.update(screeners={"gad": 7}), "screeners.gad", "questionnaire id"),
+        (lambda d: d.update(screeners=["gad-7"]), "screeners", "must map problem keys"),
     ],
 )
 def test_a_bad_rules_file_is_refused(tmp_path: Path, change, field: str, reason: str) -> None:  # type: ignore[no-untyped-def]

@@ -17,8 +17,17 @@ def markdown(text: str | None) -> Markup:
     return Markup(render_cached(text or ""))  # noqa: S704
 
 
+def _instrument_name(instrument_id: str) -> str:
+    from icbt.measures.instruments import get_instrument
+
+    try:
+        return get_instrument(instrument_id).name
+    except LookupError:
+        return instrument_id
+
+
 def plan_reason(reason: dict[str, Any] | None) -> str:
-    return describe_reason(reason or {"kind": ""}, gettext)
+    return describe_reason(reason or {"kind": ""}, gettext, instrument_name=_instrument_name)
 
 
 def left_out_text(item: dict[str, Any], titles: dict[str, str] | None = None) -> str:

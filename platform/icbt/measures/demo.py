@@ -154,7 +154,7 @@ def measurement_histories(ctx: DemoContext) -> None:
             if plan is None:
                 continue
             answers, late = plan
-            moment = _moment_in(adm, now, prng, late=late, by_now=adm.timepoint == "post")
+            moment = _moment_in(adm, now, prng, late=late, by_now=adm.timepoint in ("post", "screening"))
             if moment is None:
                 if adm.opens_at <= now and prng.random() < 0.3:  # open now: some have started
                     services.save_draft(session, adm, {k: v for k, v in list(answers.items())[:5]}, now=now)
@@ -180,7 +180,9 @@ def _plan(adm: Administration, person: dict, core: Instrument, wai: Instrument, 
     participant: Participant = person["participant"]
     late = rng.random() < 0.06
     if adm.timepoint == "screening":
-        if participant.status == "applicant" and rng.random() < 0.6:
+        # Past the intake everyone has answered the screening; an applicant is still at it
+        # (never all of it: the last questionnaire is what they have left).
+        if participant.status == "applicant" and (adm.instrument_id == "phq-9" or rng.random() < 0.6):
             return None
         level = (person.get("pre", rng.gauss(18, 5)) / 10) * 0.9  # 0-3 scale, roughly
         instrument = get_instrument(adm.instrument_id)

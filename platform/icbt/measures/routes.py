@@ -58,6 +58,13 @@ STATUS_LABELS = {
 allow_detail_keys("n")  # declared at the merge with security
 
 
+@bp.record_once
+def _join_the_intake(_state) -> None:  # type: ignore[no-untyped-def]
+    from icbt.measures import screening
+
+    screening.register()  # GAD-7 and PHQ-9 are part of the intake's screening
+
+
 def _administration_or_404(administration_id: int) -> Administration:
     adm = db.session.get(Administration, administration_id)
     if adm is None:
@@ -160,6 +167,7 @@ def sent(administration_id: int):  # type: ignore[no-untyped-def]
     if not adm.is_submitted:
         return redirect(url_for("measures.questionnaire", administration_id=adm.id))
     has_alert = db.session.scalar(select(RiskAlert.id).where(RiskAlert.administration_id == adm.id).limit(1)) is not None
+    record(db.session, "administration.view", target=adm)
     trial = adm.participant.trial
     return render_template(
         "measures/sent.html", adm=adm, instrument=get_instrument(adm.instrument_id),
@@ -211,6 +219,7 @@ def correct(administration_id: int):  # type: ignore[no-untyped-def]
     texts = _texts(adm)
     form = correction_form(instrument, texts)
     if request.method == "GET":
+        record(db.session, "administration.view", target=adm)
         for number, value in adm.answer_map().items():
             getattr(form, item_field_name(number)).data = value
     elif form.validate_on_submit():

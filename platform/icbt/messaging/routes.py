@@ -321,6 +321,7 @@ def therapist_inbox():  # type: ignore[no-untyped-def]
     from icbt.messaging.caseload import inbox_rows
 
     rows = inbox_rows(db.session, current_user._get_current_object())
+    record(db.session, "inbox.view", detail={"patients": len(rows)})
     return render_template("messaging/inbox.html", rows=rows)
 
 

@@ -105,15 +105,42 @@ def _enqueue(to: str, subject: str, body: str) -> None:
     deliver_email(to, subject, body)
 
 
+# SQLAlchemy calls after_commit / after_rollback for a SAVEPOINT too (``begin_nested``, used
+# e.g. around each measurement listener): only the outermost commit sends, and a savepoint
+# rolled back drops just the e-mails queued inside it.
+_MARKS_KEY = "icbt.notifications.savepoint_marks"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS_KEY, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING_KEY, ()))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoints(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction: its savepoints are over
+        session.info.pop(_MARKS_KEY, None)
+
+
 @event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released; the e-mails wait for the outer commit
     pending = session.info.pop(_PENDING_KEY, None)
     for to, subject, body in pending or ():
         _enqueue(to, subject, body)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_rollback(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.nested:
+        mark = session.info.get(_MARKS_KEY, {}).get(id(previous_transaction))
+        pending = session.info.get(_PENDING_KEY)
+        if mark is not None and pending is not None:
+            del pending[mark:]
+        return
     session.info.pop(_PENDING_KEY, None)
 
 

@@ -19,7 +19,8 @@ from icbt.content.library import Module, Worksheet
 from icbt.content.services import module_of
 from icbt.content.worksheets import draft_from_form, draft_from_stored, input_name, rows_to_show
 from icbt.extensions import db
-from icbt.intake.services import IntakeError, screening_of, submit_screening
+from icbt.intake.services import IntakeError, screening_complete, screening_of, submit_screening
+from icbt.measures import screening
 from icbt.patients.programme_forms import CsrfForm, ScreeningForm
 from icbt import clock
 from icbt.treatment.models import ModulePlan, PlanItem
@@ -72,22 +73,29 @@ def _open_or_redirect(participant: Participant, plan: ModulePlan, item: PlanItem
 @bp.route("/intake", methods=["GET", "POST"])
 @role_required("patient")
 def intake():  # type: ignore[no-untyped-def]
+    """The screening: the problem ratings (this form), then the screening questionnaires
+    (GAD-7, PHQ-9), created when the ratings are sent and answered from this page."""
     participant = _me()
     existing = screening_of(db.session, participant)
+    questionnaires = screening.intake_questionnaires(db.session, participant, clock.now())
     if existing is not None:
         record(db.session, "intake.screening_view", target=existing, participant=participant)
-        return render_template("patient/intake_done.html", participant=participant, screening=existing)
+        return render_template("patient/intake_done.html", participant=participant, screening=existing,
+                               questionnaires=questionnaires,
+                               complete=all(state == "sent" for _adm, state in questionnaires))
     form = ScreeningForm()
     if form.validate_on_submit():
         try:
             _screening, created = submit_screening(db.session, participant, ratings=form.ratings(),
-                                          free_text=form.free_text.data or "")
+                                                   free_text=form.free_text.data or "")
         except IntakeError:
             abort(400)
+        screening.start(db.session, participant, now=clock.now())
         if created:
             flash(_("Thank you. Your answers were sent to the trial team."), "success")
-        return redirect(url_for("patient.dashboard"))
-    return render_template("patient/intake.html", participant=participant, form=form)
+        return redirect(url_for(".intake"))
+    return render_template("patient/intake.html", participant=participant, form=form,
+                           n_questionnaires=len(screening.screening_instruments(participant.trial)))
 
 
 # ------------------------------------------------------------------ plan and pages
@@ -122,6 +130,7 @@ def page(item_id: int, page: int):  # type: ignore[no-untyped-def]
     if not 1 <= page <= len(mod.pages):
         abort(404)
     record_page_read(db.session, participant, item, page, at=clock.now())
+    record(db.session, "module.page_view", target=item, participant=participant)
     return render_template("patient/module_page.html", participant=participant, item=item, module=mod,
                            page_number=page, page=mod.pages[page - 1])
 
@@ -166,6 +175,8 @@ def worksheet(item_id: int, worksheet_id: str):  # type: ignore[no-untyped-def]
         homework = get_homework(db.session, item, sheet.id)
         if homework is not None:
             record(db.session, "homework.view", target=homework, participant=participant)
+        else:  # an empty worksheet still shows which module of their plan this is
+            record(db.session, "worksheet.view", target=item, participant=participant)
         return _render_worksheet(participant, item, mod, sheet, draft_from_stored(sheet, homework.data if homework else None))
     raw = draft_from_form(sheet, request.form)
     at = clock.now()
@@ -210,10 +221,11 @@ def autosave(item_id: int, worksheet_id: str):  # type: ignore[no-untyped-def]
 @bp.app_template_global()
 def patient_programme_summary(participant: Participant) -> dict[str, Any]:
     """What the patient's dashboard shows of the programme (used by patient/_programme.html)."""
-    summary: dict[str, Any] = {"needs_screening": False, "progress": None, "waiting": False,
-                               "waitlist": participant.arm == "waitlist"}
-    if participant.status == ParticipantStatus.APPLICANT.value and screening_of(db.session, participant) is None:
+    summary: dict[str, Any] = {"needs_screening": False, "screening_started": False, "progress": None,
+                               "waiting": False, "waitlist": participant.arm == "waitlist"}
+    if participant.status == ParticipantStatus.APPLICANT.value and not screening_complete(db.session, participant):
         summary["needs_screening"] = True
+        summary["screening_started"] = screening_of(db.session, participant) is not None
     the_plan = plan_for(db.session, participant)
     if the_plan is not None and the_plan.approved:
         summary["progress"] = plan_progress(db.session, the_plan, _today(participant))

@@ -5,6 +5,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from icbt.access import role_required
+from icbt.audit.services import record
 from icbt.extensions import db
 from icbt.trials.services import participant_of_user
 
@@ -15,4 +16,6 @@ bp = Blueprint("patient", __name__, url_prefix="/me")
 @role_required("patient")
 def dashboard():  # type: ignore[no-untyped-def]
     participant = participant_of_user(db.session, current_user)
+    if participant is not None:  # the patient's own record: stage, plan, questionnaires due
+        record(db.session, "dashboard.view", target=participant)
     return render_template("patient/dashboard.html", participant=participant)

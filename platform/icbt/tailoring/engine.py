@@ -40,11 +40,18 @@ class Profile:
     primary: str
     severity: str
     comorbid: tuple[tuple[str, str], ...] = ()
+    # Screening questionnaire scores by instrument id, e.g. (("gad-7", 15),): cited in reasons.
+    scores: tuple[tuple[str, float], ...] = ()
 
     @classmethod
-    def of(cls, primary: str, severity: str, comorbid: dict[str, str] | Iterable[tuple[str, str]] = ()) -> Profile:
+    def of(cls, primary: str, severity: str, comorbid: dict[str, str] | Iterable[tuple[str, str]] = (),
+           scores: dict[str, float] | None = None) -> Profile:
         items = comorbid.items() if isinstance(comorbid, dict) else comorbid
-        return cls(primary=primary, severity=severity, comorbid=tuple(items))
+        return cls(primary=primary, severity=severity, comorbid=tuple(items),
+                   scores=tuple(sorted((scores or {}).items())))
+
+    def score(self, instrument_id: str | None) -> float | None:
+        return dict(self.scores).get(instrument_id) if instrument_id else None
 
     def check(self) -> None:
         if self.primary not in PROBLEM_KEYS:
@@ -60,6 +67,9 @@ class Profile:
             if problem in seen:
                 raise ProfileError(f"{problem!r} is listed twice (primary or comorbid)")
             seen.add(problem)
+        for instrument_id, value in self.scores:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProfileError(f"the score of {instrument_id!r} must be a number, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class Reason:
     severity: str | None = None
     note: str | None = None  # the therapist's own words (kind "therapist")
     also: tuple[tuple[str, str, str], ...] = ()  # further (problem, role, severity) served
+    score: tuple[str, float] | None = None  # (instrument id, score) of the problem's screener
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -92,12 +103,16 @@ class Reason:
             out["note"] = self.note
         if self.also:
             out["also"] = [list(a) for a in self.also]
+        if self.score:
+            out["score"] = {"instrument": self.score[0], "value": self.score[1]}
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reason:
+        score = data.get("score")
         return cls(kind=data.get("kind", ""), problem=data.get("problem"), severity=data.get("severity"),
-                   note=data.get("note"), also=tuple(tuple(a) for a in data.get("also", ())))  # type: ignore[misc]
+                   note=data.get("note"), also=tuple(tuple(a) for a in data.get("also", ())),  # type: ignore[misc]
+                   score=(score["instrument"], score["value"]) if isinstance(score, dict) else None)
 
 
 @dataclass(frozen=True)
@@ -233,8 +248,11 @@ def propose(profile: Profile, settings: TrialSettings, rules: TailoringRules) ->
         extra = index >= head.given  # taken only to lengthen a short plan
         also = tuple((r.problem, r.role, r.severity) for k, r in enumerate(ranked)
                      if k != head_rank and m in r.modules)
+        instrument = rules.screeners.get(head.problem)
+        value = profile.score(instrument)
         entries.append(PlanEntry(m, Reason(head.role, head.problem, head.severity,
-                                           note=str(fill_to) if extra else None, also=also)))
+                                           note=str(fill_to) if extra else None, also=also,
+                                           score=(instrument, value) if instrument and value is not None else None)))
     if cap >= 2:
         entries.append(PlanEntry(rules.last, Reason("fixed_last")))
     else:
@@ -248,8 +266,15 @@ def _identity(text: str, **kwargs: Any) -> str:
     return text % kwargs if kwargs else text
 
 
-def describe_reason(reason: Reason | dict[str, Any], gettext: Callable[..., str] = _identity) -> str:
-    """A plain sentence for a reason, e.g. "Social anxiety is comorbid, severity moderate."."""
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def describe_reason(reason: Reason | dict[str, Any], gettext: Callable[..., str] = _identity,
+                    instrument_name: Callable[[str], str] = str.upper) -> str:
+    """A plain sentence for a reason, e.g. "Social anxiety is comorbid, severity moderate.",
+    or with a screening score: "GAD-7 = 15: Worry (generalised anxiety) is the primary
+    problem, severity severe."."""
     if isinstance(reason, dict):
         reason = Reason.from_dict(reason)
     _ = gettext
@@ -269,6 +294,9 @@ def describe_reason(reason: Reason | dict[str, Any], gettext: Callable[..., str]
             text = _("%(problem)s is the primary problem, severity %(severity)s.", **params)
         else:
             text = _("%(problem)s is comorbid, severity %(severity)s.", **params)
+        if reason.score:
+            text = _("%(instrument)s = %(score)s:", instrument=instrument_name(reason.score[0]),
+                     score=_number(reason.score[1])) + " " + text
         if reason.note:
             text += " " + _("Added because the plan had room (under %(n)s modules).", n=reason.note)
     else:

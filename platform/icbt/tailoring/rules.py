@@ -5,6 +5,7 @@ file, the field and the reason.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import yaml
 from icbt.content.library import Library, LibraryError, Problem, display_path
 from icbt.tailoring.problems import PROBLEM_KEYS, SEVERITIES
 
-RULE_KEYS = ("version", "first", "last", "primary", "comorbid", "fill_to", "fill_with", "problems")
+RULE_KEYS = ("version", "first", "last", "primary", "comorbid", "fill_to", "fill_with", "problems", "screeners")
 ALL = "all"
 
 
@@ -31,6 +32,9 @@ class TailoringRules:
     # Each problem's modules in the order they help most; the key order is the tie-break
     # between comorbid problems of the same severity.
     problems: dict[str, tuple[str, ...]]
+    # Which screening questionnaire speaks to a problem ({"gad": "gad-7"}): its score is cited
+    # in the reason of that problem's modules. Optional; does not change what is chosen.
+    screeners: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def entitlement(self, problem: str, role: str, severity: str) -> int:
         """How many of ``problem``'s modules a problem of this role and severity is given."""
@@ -44,6 +48,7 @@ class TailoringRules:
             "version": self.version, "first": self.first, "last": self.last,
             "primary": dict(self.primary), "comorbid": dict(self.comorbid), "fill_to": self.fill_to,
             "fill_with": list(self.fill_with), "problems": {k: list(v) for k, v in self.problems.items()},
+            "screeners": dict(self.screeners),
         }
 
 
@@ -158,11 +163,23 @@ def parse_rules(data: Any, library: Library, *, file: str) -> TailoringRules:
                 add(where, f"{ref!r} comes after a later module of track {module.track!r}; keep the track's order")
             last_order[module.track] = module.order
         lists[key] = tuple(refs)
+    raw_screeners = data.get("screeners", {})
+    screeners: dict[str, str] = {}
+    if not isinstance(raw_screeners, dict):
+        add("screeners", "must map problem keys to screening questionnaire ids (e.g. gad: gad-7)")
+        raw_screeners = {}
+    for key, instrument in raw_screeners.items():
+        if key not in PROBLEM_KEYS:
+            add(f"screeners.{key}", f"is not a problem key (known: {', '.join(PROBLEM_KEYS)})")
+        elif not isinstance(instrument, str) or not instrument.strip():
+            add(f"screeners.{key}", f"must be a questionnaire id, not {instrument!r}")
+        else:
+            screeners[key] = instrument.strip()
     if problems:
         raise LibraryError(problems)
     # Keep the order of PROBLEM_KEYS: it is the documented tie-break.
     return TailoringRules(version=version, first=first, last=last, primary=primary, comorbid=comorbid,
-                          fill_to=fill_to, fill_with=tuple(fill_with), problems=lists)
+                          fill_to=fill_to, fill_with=tuple(fill_with), problems=lists, screeners=screeners)
 
 
 def load_rules(root: Path | str, library: Library, filename: str = "tailoring.yaml") -> TailoringRules:

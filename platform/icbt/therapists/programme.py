@@ -5,6 +5,7 @@ caseload (``get_participant_or_404``: 404 if there is no such patient, 403 if no
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -18,6 +19,8 @@ from icbt.content import store
 from icbt.content.services import module_of
 from icbt.extensions import db
 from icbt.intake.services import IntakeError, current_profile, profile_history, record_assessment, screening_of
+from icbt.measures.schedule import windows_from_settings
+from icbt.measures.screening import screening_scores
 from icbt.therapists.programme_forms import ApproveForm, AssessmentForm, CsrfForm, PlanChangeForm, UnlockForm, choices
 from icbt import clock
 from icbt.treatment.models import Homework, ModulePlan, PlanItem
@@ -65,7 +68,8 @@ def assessment(participant_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("therapist.patient", participant_id=participant.id))
     record(db.session, "intake.assessment_view", target=participant)
     return render_template("therapist/assessment.html", participant=participant, screening=screening,
-                           profile=profile, history=profile_history(db.session, participant), form=form)
+                           scores=screening_scores(db.session, participant), profile=profile,
+                           history=profile_history(db.session, participant), form=form)
 
 
 # ------------------------------------------------------------------ plan
@@ -95,20 +99,23 @@ def _render_plan(participant: Participant, change_form: PlanChangeForm | None = 
     change_form.module.choices = choices([("", _("Choose…"))] + [
         (m.id, f"{m.title} ({m.id})") for m in sorted(library, key=lambda m: m.title)])
     approve_form = approve_form or ApproveForm()
+    pre_days = windows_from_settings(participant.trial.settings)["pre_days"]
     if approve_form.start_date.data is None:
-        approve_form.start_date.data = today
+        # The questionnaires before treatment are open the pre_days before the start date:
+        # starting that far ahead gives the patient the whole window to answer them.
+        approve_form.start_date.data = today + dt.timedelta(days=pre_days)
     actors: dict[int, str] = {}
     if the_plan is not None:
         ids = {c.actor_id for c in the_plan.changes if c.actor_id}
         if ids:
             actors = {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-        record(db.session, "plan.view", target=the_plan, participant=participant)
+    record(db.session, "plan.view", target=the_plan or participant, participant=participant)  # the profile is shown too
     titles = {m.id: m.title for m in library}
     return render_template(
         "therapist/plan.html", participant=participant, plan=the_plan, progress=progress, today=today,
         frozen=frozen_positions(the_plan, today) if the_plan else 0, change_form=change_form,
         approve_form=approve_form, unlock_form=UnlockForm(), csrf_form=CsrfForm(), actors=actors, titles=titles,
-        profile=current_profile(db.session, participant), rules=store().rules,
+        profile=current_profile(db.session, participant), rules=store().rules, pre_days=pre_days,
     ), status
 
 
@@ -246,6 +253,7 @@ def therapist_programme_summary(participant: Participant) -> dict[str, Any]:
         titles[hw.id] = (module.title, sheet.title if sheet else hw.worksheet_id)
     return {
         "screening": screening_of(db.session, participant),
+        "scores": screening_scores(db.session, participant),
         "profile": current_profile(db.session, participant),
         "plan": the_plan,
         "progress": progress,

@@ -91,8 +91,11 @@ def propose_plan(session: Session, participant: Participant, *, actor: Any = Non
     if profile is None or not profile.eligible or not profile.primary_problem or not profile.primary_severity:
         raise PlanError(_l("A plan needs an assessed profile with a primary problem."))
     trial = participant.trial
+    from icbt.measures.screening import scores_for_tailoring
+
     proposal = propose(
-        Profile.of(profile.primary_problem, profile.primary_severity, profile.comorbid_pairs),
+        Profile.of(profile.primary_problem, profile.primary_severity, profile.comorbid_pairs,
+                   scores=scores_for_tailoring(session, participant)),
         TrialSettings(weeks=trial.weeks, module_cap=trial.module_cap),
         content.rules,
     )

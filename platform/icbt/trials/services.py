@@ -50,6 +50,28 @@ def enrol(
     return participant
 
 
+class AssignmentError(ValueError):
+    """The therapist cannot be assigned; the message says why."""
+
+
+def assign_therapist(session: Session, participant: Participant, therapist: User | None, *,
+                     actor: User | None = None) -> bool:
+    """Make ``therapist`` (None: nobody) the participant's therapist. The conversation and its
+    history stay with the participant, so a replacement therapist reads everything before.
+    Returns False when nothing changed."""
+    if therapist is not None and (therapist.role != Role.THERAPIST.value or not therapist.active):
+        raise AssignmentError("only an active therapist account can be assigned")
+    new_id = therapist.id if therapist is not None else None
+    if participant.therapist_id == new_id:
+        return False
+    before = participant.therapist_id
+    participant.therapist = therapist
+    session.flush()
+    record(session, "participant.assign_therapist", actor=actor, target=participant,
+           detail={"therapist_id": new_id, "from": before})
+    return True
+
+
 def visible_participants(user: User) -> Select[tuple[Participant]]:
     """The participants ``user`` may see: own record, own caseload, or all (admin)."""
     stmt = select(Participant)
