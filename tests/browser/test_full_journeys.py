@@ -433,3 +433,32 @@ def test_patient_homework_and_questionnaire_by_keyboard(visit) -> None:  # type:
     handed = WorksheetPage(v, label="worksheet handed in (keyboard)")
     expect(handed.main).to_contain_text("It can no longer be changed.")
     expect(handed.main).to_contain_text("Typed by keyboard 1")
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"], indirect=True)
+def test_therapist_approves_a_plan(visit, viewport, live_server) -> None:  # type: ignore[no-untyped-def]
+    """After the admin journeys randomised the demo's eligible people: a treatment-arm patient
+    without an approved plan gets one from their therapist (proposed from the assessment)."""
+    rows = query(live_server, "SELECT p.id, p.code, t.email FROM participants p JOIN users t ON t.id = p.therapist_id "
+                 "WHERE p.arm = 'treatment' AND NOT EXISTS (SELECT 1 FROM module_plans m WHERE m.participant_id = p.id "
+                 "AND m.approved_at IS NOT NULL) ORDER BY p.code")
+    if not rows:
+        pytest.skip("the randomisations gave no treatment-arm patient without a plan")
+    participant_id, code, therapist_email = rows[0]
+    v = visit("therapist-plan")
+    LoginPage.open(v).log_in(accounts.Account(therapist_email, "therapist"))
+    v.goto(f"/therapist/patients/{participant_id}/plan")
+    plan = AppPage(v, label="plan")
+    expect(plan.page.locator("main h1")).to_contain_text(code)
+    propose = plan.page.get_by_role("button", name="Propose a plan from the assessment")
+    if propose.count():
+        propose.click()
+        plan = AppPage(v, label="plan proposed")
+    expect(plan.page.get_by_role("heading", name="Modules")).to_be_visible()
+    plan.page.get_by_role("button", name="Approve the plan").click()
+    plan = AppPage(v, label="plan approved")
+    expect(plan.page.get_by_role("button", name="Approve the plan")).to_have_count(0)
+    approved = query(live_server, "SELECT count(*) FROM module_plans WHERE participant_id = :pid "
+                     "AND approved_at IS NOT NULL", pid=participant_id)[0][0]
+    assert approved == 1
+    plan.log_out()
