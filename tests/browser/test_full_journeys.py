@@ -109,6 +109,18 @@ def test_patient_intake_screening(visit, viewport) -> None:  # type: ignore[no-u
     expect(done.main).not_to_contain_text("Choose")  # no field error left
     home = dashboard(v, accounts.APPLICANT[viewport.name], "dashboard after intake")
     expect(home.page.get_by_role("link", name="Answer the questions")).to_have_count(0)
+    # The screening goes on with the short questionnaires of the intake (GAD-7, PHQ-9).
+    due = home.page.locator("section[aria-labelledby=due-title] a.button")
+    assert due.count() >= 1
+    for round_ in range(due.count()):
+        due.first.click()
+        q = QuestionnairePage(v, label=f"intake questionnaire {round_ + 1}")
+        q.answer_all(choose=1)
+        expect(q.send().page.locator("main h1")).to_have_text("Thank you, your answers are sent")
+        home = dashboard(v, accounts.APPLICANT[viewport.name], f"dashboard after questionnaire {round_ + 1}")
+        due = home.page.locator("section[aria-labelledby=due-title] a.button")
+    expect(due).to_have_count(0)
+    expect(home.main).not_to_contain_text("Go on with the questions")
 
 
 def test_patient_treatment_journey(visit, viewport, live_server) -> None:  # type: ignore[no-untyped-def]
