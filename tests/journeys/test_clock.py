@@ -108,3 +108,31 @@ def test_production_refuses_to_start_with_a_fake_clock(monkeypatch: pytest.Monke
         ProductionConfig()
     monkeypatch.delenv(variable)
     assert ProductionConfig().FAKE_NOW is None and os.environ.get(variable) is None
+
+
+def test_the_worker_follows_the_clock_file(app: Flask, session, factory, tmp_path: Path, monkeypatch) -> None:
+    """The background worker's tasks run in the app's context, so a server's moved clock
+    (ICBT_FAKE_NOW_FILE) moves them too: a questionnaire window opens when the file says."""
+    import datetime as dt
+
+    from icbt.extensions import queue
+    from icbt.measures.models import Administration
+    from icbt.measures.tasks import refresh_measurements
+
+    path = tmp_path / "now"
+    monkeypatch.setitem(app.config, "FAKE_NOW_FILE", str(path))
+    trial = factory.trial(timezone="Europe/Stockholm", weeks=10)
+    factory.participant(trial=trial, arm="waitlist", status="active", start_date=dt.date(2026, 3, 9))
+    assert queue.app is app
+    clock.write_fake_now(path, "2026-02-20")  # before the pre window (2-8 March)
+    session.commit()  # like another process: the task's own session needs SQLite's write lock
+    refresh_measurements()
+    session.expire_all()
+    pre = session.query(Administration).filter_by(instrument_id="core-om", timepoint="pre").one()
+    assert pre.status == "scheduled" and pre.opened_notified_at is None
+    clock.write_fake_now(path, "2026-03-03")
+    session.commit()
+    refresh_measurements()
+    session.expire_all()
+    pre = session.get(Administration, pre.id)
+    assert pre.status == "open" and pre.opened_notified_at == dt.datetime(2026, 3, 3, 12, tzinfo=UTC)

@@ -281,7 +281,10 @@ def measures_due(participant: Participant) -> list[Administration]:
     task; what is due is computed from the windows and the clock."""
     if participant is None or participant.user_id != current_user.id:
         return []
-    return services.due_for_participant(db.session, participant, now=clock.now())
+    # The screening questionnaires are answered through the intake page (the dashboard's
+    # "First step" card leads there), not listed twice.
+    return [a for a in services.due_for_participant(db.session, participant, now=clock.now())
+            if a.timepoint not in services.UNANNOUNCED_TIMEPOINTS]
 
 
 @bp.app_template_global()
