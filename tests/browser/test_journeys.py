@@ -40,7 +40,7 @@ def test_therapist_journey(visit) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(caseload, Caseload)
     codes = caseload.codes()
     assert codes and caseload.rows.count() == len(codes)
-    assert codes == sorted(codes)
+    assert len(set(codes)) == len(codes)  # the order (by need) is checked in test_full_journeys.py
     patient = caseload.open_patient(codes[0])
     assert codes[0] in patient.h1
     caseload = patient.back_to_caseload()

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.browser import accounts
 from tests.browser.harness import Visitor
-from tests.browser.pages import AdminDashboard, Caseload, LoginPage, PatientDashboard
+from tests.browser.pages import AdminDashboard, Caseload, LoginPage, PatientDashboard, SecondFactorPage, totp_code
 
 
 def assert_tab_reaches_everything(v: Visitor, where: str) -> list[dict]:
@@ -42,6 +42,13 @@ def test_keyboard_only_journey(visit) -> None:  # type: ignore[no-untyped-def]
     v.page.keyboard.type(accounts.THERAPIST.email)
     v.tab()
     v.page.keyboard.type(accounts.THERAPIST.password)
+    v.page.keyboard.press("Enter")
+    # The second factor: focus goes to the code field by Tab, Enter sends it.
+    SecondFactorPage(v, label="second factor (keyboard)")
+    v.focus_top()
+    while (v.tab() or {}).get("id") != "code":
+        pass
+    v.page.keyboard.type(totp_code(v, accounts.THERAPIST.email))
     v.page.keyboard.press("Enter")
     caseload = Caseload(v, label="caseload (keyboard)")
     assert_tab_reaches_everything(v, "caseload")

@@ -13,6 +13,8 @@
     var lastSent = null;
     var inFlight = false;
     var handedIn = false;
+    var submitting = false;  /* the form is being sent: no more drafts, the post carries it all */
+    var controller = null;
 
     function snapshot() {
       var data = new FormData(form);
@@ -26,13 +28,15 @@
 
     function save() {
       timer = null;
-      if (handedIn || inFlight) return;
+      if (handedIn || inFlight || submitting) return;
       var snap = snapshot();
       if (snap.key === lastSent) return;
       inFlight = true;
       show(form.getAttribute("data-autosave-saving"));
+      controller = window.AbortController ? new AbortController() : null;
       fetch(url, {
         method: "POST",
+        signal: controller ? controller.signal : undefined,
         body: snap.data,
         credentials: "same-origin",
         headers: { "X-CSRFToken": tokenField ? tokenField.value : "", "Accept": "application/json" }
@@ -47,7 +51,7 @@
           }
         });
       }).catch(function () {
-        show(form.getAttribute("data-autosave-failed"));
+        if (!submitting) show(form.getAttribute("data-autosave-failed"));
       }).then(function () {
         inFlight = false;
       });
@@ -67,6 +71,10 @@
     });
     form.addEventListener("submit", function (event) {
       if (timer) clearTimeout(timer);
+      /* A draft save still on its way could reach the server after the hand-in (and be
+         refused with 409): the post sends everything, so stop it. */
+      submitting = true;
+      if (controller) controller.abort();
       var button = event.submitter;
       if (button && button.hasAttribute("data-once")) {
         if (form.getAttribute("data-submitting")) { event.preventDefault(); return; }
