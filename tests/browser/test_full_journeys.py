@@ -312,7 +312,7 @@ def test_admin_analysis_journey(visit, viewport, live_server, tmp_path) -> None:
     expect(run.page.locator("main h1")).to_contain_text("Trial analysis:")
     progress = run.page.locator("progress")
     if progress.count():  # still queued or running: the page updates itself
-        expect(run.page.get_by_role("status")).not_to_be_empty()
+        expect(run.page.locator(".run-step")).not_to_be_empty()
     download = run.page.get_by_role("link", name="Download pseudonymised exports (zip)")
     expect(download).to_be_visible(timeout=90_000)
     report = AppPage(v, label="analysis report")
