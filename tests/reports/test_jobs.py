@@ -41,7 +41,9 @@ def test_a_run_goes_from_queued_to_done_and_keeps_its_files(app, factory, admin)
         assert (folder / name).is_file(), name
     results = json.loads((folder / "results.json").read_text())
     assert results["run_id"] == run.id
-    assert results["requested_by"] == admin.display_name
+    # who ran it, as a staff reference (the name would travel in the pseudonymised export)
+    assert results["requested_by"] == f"admin #{admin.id}"
+    assert admin.display_name not in (folder / "results.json").read_text()
     assert results["requested_at"] == run.created_at.isoformat(timespec="seconds")
     assert results["data_fingerprint"] == run.data_fingerprint
     assert results["software_version"] == app.config["SOFTWARE_VERSION"] == run.software_version

@@ -244,7 +244,8 @@ def execute_run(run_id: int) -> str:
         session.execute(update(ReportRun).where(ReportRun.id == run_id).values(output_dir=str(out)))
         session.commit()
         ctx = RunContext(run_id, token, trial, params, out,
-                         requested_by=run.requested_by.display_name if run.requested_by else "command line",
+                         # a staff reference, not a name: results.json travels in the pseudonymised export
+                         requested_by=f"{run.requested_by.role} #{run.requested_by.id}" if run.requested_by else "command line",
                          requested_at=run.created_at.isoformat(timespec="seconds"))
         with Heartbeat(db.engine, run_id, token, setting("REPORT_HEARTBEAT_INTERVAL")):
             for name, _label, start in STEPS:
