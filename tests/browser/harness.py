@@ -171,7 +171,17 @@ class Visitor:
         folder = self.out / self.viewport.name / self.journey
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{len(list(folder.glob('*.png'))) + 1:02d}-{_slug(name)}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        # Chromium now and then answers "Unable to capture screenshot" for a long full page
+        # on a busy machine (seen in CI under load): retry, then keep the visible part. The
+        # screenshot is the record of the page; the checks below do not depend on it.
+        for attempt in range(3):
+            try:
+                self.page.screenshot(path=str(path), full_page=attempt < 2)
+                break
+            except Exception as error:  # playwright's Error: protocol failure
+                if "Unable to capture screenshot" not in str(error) or attempt == 2:
+                    raise
+                self.page.wait_for_timeout(500)
         return path
 
     def audit(self, name: str) -> None:
