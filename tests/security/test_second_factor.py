@@ -157,3 +157,18 @@ def test_the_demo_with_its_public_keys_is_refused_in_production(app, monkeypatch
     monkeypatch.setitem(app.config, "NAME", "production")
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code != 0 and "refused in production" in result.output
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "ä12345", "12345\u00e9", "１２３４５６"])
+def test_non_ascii_codes_are_a_form_error_not_a_500(client, factory, code) -> None:
+    """Found by the wapiti scan of the merged app: a non-ASCII code made compare_digest raise."""
+    from icbt.security import second_factor
+
+    assert not second_factor.looks_like_totp(code)
+    user = factory.user("therapist", totp=False)
+    response = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    location = response.headers["Location"]
+    assert location.startswith("/auth/two-factor/setup")
+    page = client.post(location, data={"code": code})
+    assert page.status_code in (200, 400)
+    assert "recovery codes" not in page.get_data(as_text=True)

@@ -99,11 +99,15 @@ def grouped(secret: str) -> str:
 
 
 def _matching_step(secret: str, code: str, now: dt.datetime, after: int | None) -> int | None:
+    # Only ASCII digits can be a code (compare_digest refuses non-ASCII str, and Unicode
+    # digits such as "١" pass isdigit()); anything else simply does not match.
+    if not (code.isascii() and code.isdigit()):
+        return None
     current = step_of(now)
     for step in (current - WINDOW, *range(current, current + WINDOW + 1)):
         if after is not None and step <= after:
             continue
-        if hmac.compare_digest(code_at(secret, step), code):
+        if hmac.compare_digest(code_at(secret, step).encode("ascii"), code.encode("ascii")):
             return step
     return None
 
@@ -114,7 +118,7 @@ def _normalise_code(code: str) -> str:
 
 def looks_like_totp(code: str) -> bool:
     text = _normalise_code(code)
-    return len(text) == DIGITS and text.isdigit()
+    return len(text) == DIGITS and text.isascii() and text.isdigit()
 
 
 def start_enrolment(session: Session, user: User, *, now: dt.datetime, fresh: bool = False) -> SecondFactor:
