@@ -90,15 +90,10 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/two-factor", methods=["GET", "POST"])
 def two_factor():  # type: ignore[no-untyped-def]
-    if current_user.is_authenticated:
-        return redirect(home_url_for(current_user))
-    found = pending()
-    if found is None:
-        flash(_("Please log in first."), "info")
-        return redirect(url_for("auth.login"))
+    found = _pending_login("verify")
+    if not isinstance(found, tuple):
+        return found
     user, data = found
-    if data.get("mode") != "verify":
-        return redirect(url_for("auth.two_factor_setup"))
     form = SecondFactorForm()
     if form.validate_on_submit():
         now = clock.now()
@@ -108,9 +103,7 @@ def two_factor():  # type: ignore[no-untyped-def]
             return too_many_attempts(wait, action="auth.second_factor_throttled", actor=user, target=user)
         method = second_factor.verify(db.session, user, form.code.data or "", now=now)
         if method is None:
-            throttle.register_failure(db.session, keys, now)
-            record(db.session, "auth.second_factor_failed", actor=user, target=user)
-            db.session.commit()
+            _second_factor_failed(user, keys, now)
             form.code.errors.append(_("That code is not right or was already used. Enter the newest code from your app, or a recovery code."))
             return render_template("auth/two_factor.html", form=form), 200
         throttle.clear(db.session, keys)
@@ -129,15 +122,10 @@ def two_factor():  # type: ignore[no-untyped-def]
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
 def two_factor_setup():  # type: ignore[no-untyped-def]
     """First login of a staff account without a second factor: set one up, then continue."""
-    if current_user.is_authenticated:
-        return redirect(home_url_for(current_user))
-    found = pending()
-    if found is None:
-        flash(_("Please log in first."), "info")
-        return redirect(url_for("auth.login"))
+    found = _pending_login("enrol")
+    if not isinstance(found, tuple):
+        return found
     user, data = found
-    if data.get("mode") != "enrol":
-        return redirect(url_for("auth.two_factor"))
     factor = second_factor.get(db.session, user)
     if factor is None or factor.pending_secret is None:
         clear_pending()
@@ -153,9 +141,7 @@ def two_factor_setup():  # type: ignore[no-untyped-def]
         try:
             codes = second_factor.confirm_enrolment(db.session, user, form.code.data or "", now=now)
         except second_factor.SecondFactorError as error:
-            throttle.register_failure(db.session, keys, now)
-            record(db.session, "auth.second_factor_failed", actor=user, target=user)
-            db.session.commit()
+            _second_factor_failed(user, keys, now)
             form.code.errors.append(str(error))
         else:
             throttle.clear(db.session, keys)
@@ -166,12 +152,33 @@ def two_factor_setup():  # type: ignore[no-untyped-def]
             ))
             set_device_cookie(response, user.email)
             return response
+    uri = second_factor.provisioning_uri(factor.pending_secret, user)
     return render_template(
         "auth/two_factor_setup.html", form=form, secret=second_factor.grouped(factor.pending_secret),
-        uri=second_factor.provisioning_uri(factor.pending_secret, user),
-        qr=second_factor.qr_svg_data_uri(second_factor.provisioning_uri(factor.pending_secret, user)),
-        action=url_for("auth.two_factor_setup"),
+        uri=uri, qr=second_factor.qr_svg_data_uri(uri), action=url_for("auth.two_factor_setup"),
     )
+
+
+def _pending_login(mode: str):  # type: ignore[no-untyped-def]
+    """(user, data) of the login waiting for its second factor in ``mode`` ("verify" or
+    "enrol"), or the redirect to send instead (already in, not logged in, other mode)."""
+    if current_user.is_authenticated:
+        return redirect(home_url_for(current_user))
+    found = pending()
+    if found is None:
+        flash(_("Please log in first."), "info")
+        return redirect(url_for("auth.login"))
+    if found[1].get("mode") != mode:
+        return redirect(url_for("auth.two_factor_setup" if mode == "verify" else "auth.two_factor"))
+    return found
+
+
+def _second_factor_failed(user, keys: list[str], now) -> None:  # type: ignore[no-untyped-def]
+    """Count a wrong code against the prompt and log it; committed even though the page
+    answers with the form again."""
+    throttle.register_failure(db.session, keys, now)
+    record(db.session, "auth.second_factor_failed", actor=user, target=user)
+    db.session.commit()
 
 
 @bp.route("/logout", methods=["POST"])
