@@ -35,8 +35,16 @@ def scratch_database(kind: str, pg_url: str | None) -> Iterator[str | None]:
     if not pg_url or not postgres_reachable(pg_url):
         yield None
         return
-    base = make_url(normalise_database_url(pg_url))
-    name = f"icbt_bench_{uuid.uuid4().hex[:10]}"
+    with scratch_postgres_database(pg_url, prefix="icbt_bench") as url:
+        yield url
+
+
+@contextmanager
+def scratch_postgres_database(base_url: str, *, prefix: str = "icbt_t") -> Iterator[str]:
+    """A new empty PostgreSQL database on the server of ``base_url``, dropped afterwards
+    (also the test suite's scratch databases)."""
+    base = make_url(normalise_database_url(base_url))
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,8 +17,8 @@ import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from bench.databases import scratch_postgres_database  # noqa: F401  (used by tests)
 from config import TestConfig, normalise_database_url
 from icbt import create_app, migrate
 from icbt.db import Base
@@ -48,22 +47,6 @@ def _pg_reachable(url: str) -> str | None:
         return None
     except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
         return f"{error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-
-
-@contextmanager
-def scratch_postgres_database(base_url: str) -> Iterator[str]:
-    """A new empty PostgreSQL database on the server of ``base_url``, dropped afterwards."""
-    url = make_url(normalise_database_url(base_url))
-    name = f"icbt_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
