@@ -348,18 +348,19 @@ def _check_field(c: _Checker, raw: Any, where: str, *, types: tuple[str, ...]) -
         hi = c.integer(raw, "max_rows", f"{where}.max_rows", required=False, minimum=1, maximum=MAX_ROWS, default=10)
         if lo is not None and hi is not None and lo > hi:
             c.add(f"{where}.max_rows", f"must be at least min_rows ({lo})")
-        columns_raw = raw.get("columns")
-        columns: list[FieldSpec] = []
-        if not isinstance(columns_raw, list) or not columns_raw:
-            c.add(f"{where}.columns", "must be a list of at least one column")
-        else:
-            for i, col in enumerate(columns_raw):
-                spec_col = _check_field(c, col, f"{where}.columns[{i}]", types=COLUMN_TYPES)
-                if spec_col:
-                    columns.append(spec_col)
-            _check_unique([col.id for col in columns], c, f"{where}.columns", "column id")
+        columns = _check_fields(c, raw.get("columns"), f"{where}.columns", COLUMN_TYPES, "column")
         spec.update(min_rows=lo or 0, max_rows=hi or 10, columns=tuple(columns))
     return FieldSpec(**spec)
+
+
+def _check_fields(c: _Checker, raw: Any, where: str, types: Any, what: str) -> list[FieldSpec]:
+    """A non-empty list of field definitions (worksheet fields or the columns of a rows field)."""
+    if not isinstance(raw, list) or not raw:
+        c.add(where, f"must be a list of at least one {what}")
+        return []
+    specs = [spec for i, item in enumerate(raw) if (spec := _check_field(c, item, f"{where}[{i}]", types=types))]
+    _check_unique([spec.id for spec in specs], c, where, f"{what} id")
+    return specs
 
 
 def _check_unique(ids: list[str], c: _Checker, where: str, what: str) -> None:
@@ -380,16 +381,7 @@ def _check_worksheet(c: _Checker, raw: Any, where: str) -> Worksheet | None:
     c.known_keys(raw, WORKSHEET_KEYS, where)
     title = c.string(raw, "title", f"{where}.title", max_length=200)
     intro = c.string(raw, "intro", f"{where}.intro", required=False, max_length=2000)
-    fields_raw = raw.get("fields")
-    fields: list[FieldSpec] = []
-    if not isinstance(fields_raw, list) or not fields_raw:
-        c.add(f"{where}.fields", "must be a list of at least one field")
-    else:
-        for i, f in enumerate(fields_raw):
-            spec = _check_field(c, f, f"{where}.fields[{i}]", types=FIELD_TYPES)
-            if spec:
-                fields.append(spec)
-        _check_unique([f.id for f in fields], c, f"{where}.fields", "field id")
+    fields = _check_fields(c, raw.get("fields"), f"{where}.fields", FIELD_TYPES, "field")
     return Worksheet(id=wid, title=title, intro=intro, fields=tuple(fields))
 
 
