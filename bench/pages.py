@@ -36,5 +36,12 @@ PAGES: list[Page] = [
 ]
 
 # The framework's own ceiling, measured beside every page: a plain-text route added to the
-# same app object by bench/app.py (same hooks, no template, no database).
+# same app object by bench/routes.py (same hooks, no template, no database).
 HELLO = Page("hello (bare route)", "anonymous", "/hello")
+
+# Reference rows measured like pages (bench/routes.py): what logging in costs, and the floor
+# of any page that shows health data (logged in + one audit line written and committed).
+REFERENCES: list[Page] = [
+    Page("ref: hello, logged in", "patient", "/hello/logged-in"),
+    Page("ref: hello + audit line", "patient", "/hello/audited"),
+]

@@ -25,12 +25,13 @@ from bench.statements import count_statements
 from bench.world import build_world
 
 HELLO_PAGES = [Page("hello (anonymous)", "anonymous", "/hello"), Page("hello (patient)", "patient", "/hello"),
-               Page("hello (therapist)", "therapist", "/hello")]
+               Page("hello (therapist)", "therapist", "/hello"),
+               Page("hello logged in (patient)", "patient", "/hello/logged-in"),
+               Page("hello audited (patient)", "patient", "/hello/audited")]
 
 
 def run(kind: str, pg_url: str | None, n: int, rounds: int, n_patients: int, profile: list[str], top: int) -> None:
-    from flask import Response
-
+    from bench.routes import add_reference_routes
     from icbt.extensions import db
 
     with scratch_database(kind, pg_url) as url, tempfile.TemporaryDirectory(prefix="icbt-prof-") as tmp:
@@ -38,7 +39,7 @@ def run(kind: str, pg_url: str | None, n: int, rounds: int, n_patients: int, pro
             print(f"{kind}: skipped")
             return
         app = make_app(url, Path(tmp))
-        app.add_url_rule("/hello", "bench_hello", lambda: Response("hello\n", mimetype="text/plain"))
+        add_reference_routes(app)
         try:
             with app.app_context():
                 world = build_world(db.session, n_patients)
@@ -67,7 +68,7 @@ def run(kind: str, pg_url: str | None, n: int, rounds: int, n_patients: int, pro
                     base = best
                 ratio = f"{best / base:8.1f}" if base else f"{'':>8}"
                 print(f"{page.name:<26} {mean:>8.2f} {best:>8.2f} {len(statements):>6} {ratio}")
-            for page in PAGES:
+            for page in [*HELLO_PAGES, *PAGES]:
                 if not any(p.lower() in page.name.lower() for p in profile):
                     continue
                 client, path = clients[page.role], world.format(page.path)

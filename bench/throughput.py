@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.client import Client
 from bench.databases import scratch_database
-from bench.pages import HELLO, PAGES, Page
+from bench.pages import HELLO, PAGES, REFERENCES, Page
 from bench.server import bench_server
 from bench.world import World
 from bench.wrk import WrkResult, run_wrk
@@ -120,5 +120,6 @@ def run(kinds: list[str], pg_url: str | None, *, seconds: float, workers: int, c
             log = Path(tmp) / "server.log"
             with bench_server(url, Path(tmp) / "instance", n_patients=N_PATIENTS, workers=workers,
                               log_path=log) as (server, world):
-                rows = measure_pages(server, world, seconds=seconds, connections=connections, rounds=rounds)
+                rows = measure_pages(server, world, seconds=seconds, connections=connections, rounds=rounds,
+                                     pages=[*PAGES, *REFERENCES])
             print_rows(kind, rows)

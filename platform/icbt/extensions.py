@@ -31,14 +31,58 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READ_TX = "icbt.sqlite_read_tx"
+
+
+def _in_safe_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in SAFE_METHODS
+
+
 def _sqlite_begin(connection: Any) -> None:
-    # BEGIN IMMEDIATE takes the write lock at the start, so a transaction that reads and
-    # then writes waits (busy timeout) instead of failing with "database is locked" when
-    # another process wrote in between. Requests are short, so this costs little. Long
-    # read-only work (reports, exports) uses ``read_only_engine`` (deferred BEGIN) so that
-    # it never holds the write lock; WAL keeps its reads consistent and non-blocking.
-    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    # A request that may write (POST...) begins with BEGIN IMMEDIATE: it takes the write lock
+    # at the start, so a transaction that reads and then writes waits (busy timeout) instead
+    # of failing with "database is locked" when another process wrote in between. A page
+    # view (GET) begins DEFERRED: it reads without the write lock, beside other readers and
+    # one writer (WAL). Should it write after all (a page-read mark, a read receipt, an
+    # audit line: the writes a GET may do), ``_sqlite_write_lock_before_write`` first ends
+    # its read and re-begins IMMEDIATE. Long read-only work (reports, exports) asks for
+    # DEFERRED explicitly (``read_only_session``) and never writes.
+    mode = connection.get_execution_options().get("sqlite_begin")
+    if mode is None:
+        mode = "DEFERRED" if _in_safe_request() else "IMMEDIATE"
+        connection.info[_READ_TX] = mode == "DEFERRED"
+    else:
+        connection.info[_READ_TX] = False
     connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
+
+
+_NOT_WRITES = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "END", "ROLLBACK")
+
+
+def _is_read(statement: str) -> bool:
+    words = statement.lstrip().split(None, 1)
+    return bool(words) and words[0].upper() in _NOT_WRITES
+
+
+def _sqlite_write_lock_before_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    # The first write of a page view's deferred transaction: SQLite cannot upgrade a read
+    # whose snapshot another writer has since moved past (it fails at once with "database
+    # is locked"), so end the read and begin again with the write lock (waiting for it).
+    # The write is then its own transaction after the page's reads, as if the view had
+    # committed them first; every write a GET may do stands on its own (unique keys guard
+    # the inserts, updates set only the columns they change).
+    if conn.info.get(_READ_TX) and not _is_read(statement):
+        conn.info[_READ_TX] = False
+        raw = cursor.connection
+        raw.execute("COMMIT")
+        raw.execute("BEGIN IMMEDIATE")
+
+
+def _sqlite_end(connection: Any) -> None:
+    connection.info[_READ_TX] = False
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -48,6 +92,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_write_lock_before_write)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

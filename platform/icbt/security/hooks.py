@@ -12,6 +12,9 @@ from icbt.security.sessions import DEFAULT_ABSOLUTE, DEFAULT_IDLE, DEFAULT_REAUT
 # out-of-range database error (a 500).
 MAX_ID = 2**31 - 1
 
+# Seconds between refreshes of the last-activity time in the session cookie.
+SEEN_RESOLUTION = 30
+
 
 class BoundedIntegerConverter(IntegerConverter):
     """``<int:...>`` that never exceeds a database integer."""
@@ -46,8 +49,13 @@ def init_security(app: Flask) -> None:
     def _refresh_last_activity() -> None:
         # Loading the user checks the idle timeout against the previous request's time;
         # then this request becomes the last activity (in the signed cookie: no DB write).
+        # The cookie is re-signed at most once per SEEN_RESOLUTION seconds: an idle timeout
+        # of 15 or 30 minutes does not need a new cookie on every request.
         if request.endpoint != "static" and current_user.is_authenticated:
-            session["seen"] = clock.timestamp()
+            now = clock.timestamp()
+            seen = session.get("seen")
+            if not isinstance(seen, int) or not 0 <= now - seen < SEEN_RESOLUTION:
+                session["seen"] = now
 
     @app.after_request
     def _no_store(response):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from icbt.security.models import UserSession
@@ -65,14 +65,18 @@ def get(session: Session, raw: str | None) -> UserSession | None:
     return session.get(UserSession, hash_sid(raw))
 
 
+# Built once: every request runs it, and building a statement costs more than running it.
+_USER_AND_SESSION = (
+    select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
+    .where(User.id == bindparam("uid"), UserSession.id == bindparam("sid"))
+)
+
+
 def get_with_user(session: Session, raw: str | None, user_id: int) -> tuple[User | None, UserSession | None]:
     """The user ``user_id`` and the session row of ``raw`` in one query when the row
     belongs to that user (every request does this); else the user alone (row None)."""
     if raw and isinstance(raw, str) and len(raw) <= 200:
-        found = session.execute(
-            select(User, UserSession).join(UserSession, UserSession.user_id == User.id)
-            .where(User.id == user_id, UserSession.id == hash_sid(raw))
-        ).first()
+        found = session.execute(_USER_AND_SESSION, {"uid": user_id, "sid": hash_sid(raw)}).first()
         if found is not None:
             return found[0], found[1]
     return session.get(User, user_id), None
