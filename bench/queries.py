@@ -56,12 +56,19 @@ def logged_in_clients(app: Flask, world: World) -> dict[str, FlaskClient]:
     return clients
 
 
-def statements_for(app: Flask, clients: dict[str, FlaskClient], world: World, page: Page) -> int:
+def statements_for(app: Flask, clients: dict[str, FlaskClient], world: World, page: Page, *,
+                   cached: bool = False) -> int:
     engine = app.extensions["icbt.db"]
     client = clients[page.role]
-    client.get(world.format(page.path))  # warm: first-request work (caches) is not the page's
-    with count_statements(engine) as statements:
-        response = client.get(world.format(page.path))
+    # The page as rendered (the page cache off): what must not grow. With the cache on, a
+    # page served from it sends fewer (``cached=True`` counts that).
+    previous, app.config["PAGE_CACHE"] = app.config.get("PAGE_CACHE", True), cached
+    try:
+        client.get(world.format(page.path))  # warm: first-request work (caches) is not the page's
+        with count_statements(engine) as statements:
+            response = client.get(world.format(page.path))
+    finally:
+        app.config["PAGE_CACHE"] = previous
     if response.status_code != 200:
         raise RuntimeError(f"bench: {page.name} answered {response.status_code}")
     return len(statements)

@@ -59,6 +59,9 @@ def _init_extensions(app: Flask) -> None:
 
     i18n.install(app)  # templates translate with the request's cached translations
     queue.init_app(app)
+    from icbt import pagecache
+
+    pagecache.init_app(app)
 
     login_manager.init_app(app)
     login_manager.session_protection = "strong"

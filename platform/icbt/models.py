@@ -3,6 +3,7 @@ from icbt.audit.models import AuditEvent
 from icbt.content.models import ModuleVersion
 from icbt.db import Base
 from icbt.intake.models import AssessedProfile, IntakeScreening
+from icbt.pagecache import cache_versions
 from icbt.measures.models import Administration, AdministrationAnswer, InstalledWording, RiskAlert
 from icbt.messaging.models import (
     Conversation, Message, MessageDraft, Snippet, TherapistTimeCorrection, TherapistTimeDay,
@@ -20,4 +21,4 @@ __all__ += ["ModuleVersion", "AssessedProfile", "IntakeScreening", "Allocation",
 __all__ += ["Administration", "AdministrationAnswer", "InstalledWording", "RiskAlert"]
 __all__ += ["LoginThrottle", "RecoveryCode", "SecondFactor", "UserSession"]
 __all__ += ["Conversation", "Message", "MessageDraft", "Snippet", "TherapistTimeCorrection", "TherapistTimeDay"]
-__all__ += ["ReportRun"]
+__all__ += ["ReportRun", "cache_versions"]

@@ -11,6 +11,7 @@ Policy: a GET changes no state.
         user_sessions   UPDATE        the session record (ended when idle or expired)
         page_reads      INSERT/UPDATE the module pages a patient has read
         messages        UPDATE read_at  read receipts, and no other column
+        cache_versions  INSERT        (upsert) the page-cache versions those writes change
     ``GET_WRITE_ALLOWED`` below is that list; the matrix fails a GET that writes anything else.
 
 tests/security/test_authorization_matrix.py visits every rule of ``app.url_map``, with
@@ -100,6 +101,7 @@ GET_WRITE_ALLOWED: dict[str, dict[str, frozenset[str] | None]] = {
     "user_sessions": {"UPDATE": frozenset({"ended_at", "end_reason"})},
     "page_reads": {"INSERT": None, "UPDATE": frozenset({"last_read_at"})},
     "messages": {"UPDATE": frozenset({"read_at"})},
+    "cache_versions": {"INSERT": None},  # the page-cache version of what the writes above changed
 }
 
 

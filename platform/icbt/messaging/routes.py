@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -29,6 +30,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from icbt import pagecache
 from icbt.access import deny, get_participant_or_404, role_required
 from icbt.audit.services import record
 from icbt import clock
@@ -43,11 +45,14 @@ from icbt.messaging.services import (
     conversation_for,
     draft_of,
     find_conversation,
+    has_unread,
     may_use_conversation,
     read_conversation,
+    record_read,
     retract_message,
     save_draft,
     send_message,
+    thread,
     unread_count,
 )
 from icbt.messaging.text import render_message
@@ -111,12 +116,38 @@ def _thread_page(participant: Participant, *, staff: bool, post_url: str, draft_
     user = current_user._get_current_object()
     # Reading never creates the conversation; the first message does.
     conversation = find_conversation(db.session, participant)
+    if (form is None and not staff and conversation is not None and request.method == "GET"
+            and not has_unread(db.session, conversation, user)):
+        # Nothing to mark read: the page may come from the page cache (the patient's own
+        # thread; a therapist's shows their snippets, which the cache does not track). The
+        # form's single-use idempotency key is filled in fresh on every view.
+        placeholder = _KEY_PLACEHOLDER
+        html = pagecache.page(db.session, [pagecache.participant_scope(participant.id)], lambda: (
+            _render_thread(participant, conversation, thread(db.session, conversation), set(), staff=staff,
+                           post_url=post_url, draft_url=draft_url, retract_endpoint=retract_endpoint,
+                           retract_args=retract_args, form=None, idempotency_key=placeholder), {}))[0]
+        record_read(db.session, conversation, user, marked_read=0)  # last: flushed with the commit
+        return html.replace(placeholder, new_idempotency_key()), status
     if conversation is not None:
         messages, unread = read_conversation(db.session, conversation, user)
     else:
         messages, unread = [], set()
         record(db.session, "conversation.read", actor=user, participant_id=participant.id,
                detail={"marked_read": 0})
+    return _render_thread(participant, conversation, messages, unread, staff=staff, post_url=post_url,
+                          draft_url=draft_url, retract_endpoint=retract_endpoint, retract_args=retract_args,
+                          form=form), status
+
+
+# Stands for the form's idempotency key in a cached thread page (random per process: no
+# message text can contain it by chance).
+_KEY_PLACEHOLDER = "idem-" + secrets.token_hex(16)
+
+
+def _render_thread(participant: Participant, conversation: Conversation | None, messages: list[Message],
+                   unread: set[int], *, staff: bool, post_url: str, draft_url: str, retract_endpoint: str,
+                   retract_args: dict, form: MessageForm | None, idempotency_key: str | None = None) -> str:
+    user = current_user._get_current_object()
     retracted = {m.retracts_id: m for m in messages if m.retracts_id}
     if form is None:
         form = MessageForm()
@@ -128,7 +159,7 @@ def _thread_page(participant: Participant, *, staff: bool, post_url: str, draft_
                 form.about.data = f"h:{draft.homework_id}"
             elif draft.module_ref:
                 form.about.data = f"m:{draft.module_ref}"
-        form.idempotency_key.data = new_idempotency_key()
+        form.idempotency_key.data = idempotency_key or new_idempotency_key()
         preset = request.args.get("homework", type=int)
         if staff and preset:
             form.about.data = f"h:{preset}"
@@ -155,7 +186,7 @@ def _thread_page(participant: Participant, *, staff: bool, post_url: str, draft_
         homework_titles=dict(feedback_links.homework_choices(db.session, participant)),
         module_titles=dict(feedback_links.module_choices(db.session, participant)),
         beat_url=url_for("messaging.time_beat", participant_id=participant.id) if staff else None,
-    ), status
+    )
 
 
 def _set_choices(form: MessageForm, participant: Participant) -> None:

@@ -295,6 +295,21 @@ def _incoming_roles(reader: User) -> tuple[str, ...]:
     return (SenderRole.PATIENT.value,)
 
 
+def has_unread(session: Session, conversation: Conversation, reader: User) -> bool:
+    """Whether ``reader`` has a message in the conversation not read yet (one small query)."""
+    return session.scalar(
+        select(Message.id).where(Message.conversation_id == conversation.id, Message.read_at.is_(None),
+                                 Message.sender_role.in_(_incoming_roles(reader))).limit(1)
+    ) is not None
+
+
+def record_read(session: Session, conversation: Conversation, reader: User, *, marked_read: int) -> None:
+    record(
+        session, "conversation.read", actor=reader, target=conversation,
+        participant_id=conversation.participant_id, detail={"marked_read": marked_read},
+    )
+
+
 def read_conversation(
     session: Session, conversation: Conversation, reader: User, *, now: dt.datetime | None = None
 ) -> tuple[list[Message], set[int]]:
@@ -308,12 +323,9 @@ def read_conversation(
             update(Message)
             .where(Message.id.in_(unread), Message.read_at.is_(None))
             .values(read_at=now or utcnow())
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, pagecache_participants=[conversation.participant_id])
         )
-    record(
-        session, "conversation.read", actor=reader, target=conversation,
-        participant_id=conversation.participant_id, detail={"marked_read": len(unread)},
-    )
+    record_read(session, conversation, reader, marked_read=len(unread))
     return messages, unread
 
 

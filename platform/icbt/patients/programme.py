@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from icbt import pagecache
 from icbt.access import role_required
 from icbt.audit.services import record
 from icbt.content.library import Module, Worksheet
@@ -130,9 +131,11 @@ def page(item_id: int, page: int):  # type: ignore[no-untyped-def]
     if not 1 <= page <= len(mod.pages):
         abort(404)
     record_page_read(db.session, participant, item, page, at=clock.now())
-    record(db.session, "module.page_view", target=item, participant=participant)
-    return render_template("patient/module_page.html", participant=participant, item=item, module=mod,
-                           page_number=page, page=mod.pages[page - 1])
+    html = pagecache.page(db.session, [pagecache.participant_scope(participant.id)], lambda: (render_template(
+        "patient/module_page.html", participant=participant, item=item, module=mod,
+        page_number=page, page=mod.pages[page - 1]), {}))[0]
+    record(db.session, "module.page_view", target=item, participant=participant)  # last: flushed with the commit
+    return html
 
 
 # ------------------------------------------------------------------ worksheets

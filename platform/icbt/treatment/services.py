@@ -308,6 +308,9 @@ def unlock_early(session: Session, item: PlanItem, *, actor: Any, reason: str, t
 
 # ------------------------------------------------------------------ reading
 
+LAST_READ_RESOLUTION = 5 * 60  # seconds
+
+
 def record_page_read(session: Session, participant: Participant, item: PlanItem, page: int,
                      *, at: dt.datetime | None = None) -> PageRead:
     at = at or utcnow()
@@ -322,8 +325,12 @@ def record_page_read(session: Session, participant: Participant, item: PlanItem,
         except IntegrityError:  # the same page opened twice at once
             read = session.scalar(stmt)
             assert read is not None
-    read.last_read_at = at
-    session.flush()
+    # The last read feeds "last active" (days): rewritten at most every few minutes, so that
+    # re-reading a page is not a write (and does not change the patient's cached pages).
+    last = read.last_read_at
+    if last is None or abs((at - last).total_seconds()) >= LAST_READ_RESOLUTION:
+        read.last_read_at = at
+        session.flush()
     return read
 
 
