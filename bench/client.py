@@ -103,6 +103,11 @@ class Client:
                     break
             else:
                 raise BenchHTTPError(f"second factor of {email} refused ({reply.status})")
+        # A browser follows the redirect to its landing page and keeps the cookie that page
+        # sets (the session then holds its CSRF token, as it does for every later request).
+        landing = urllib.parse.urlsplit(reply.headers.get("location", "")).path
+        if landing:
+            self.get(landing)
         return reply
 
     def log_out(self, from_path: str) -> Reply:

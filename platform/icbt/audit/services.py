@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from icbt.audit.models import AuditEvent
+from icbt.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,34 @@ def record(
         ip=clean(request.remote_addr)[:64] if has_request_context() and request.remote_addr else None,
         detail=checked_detail(detail),
     )
+    if _is_page_view():
+        # A page view (GET): the line is inserted with the request's commit, in one statement
+        # with any others, instead of as an ORM object flushed in the middle of the page's
+        # reads (on SQLite that flush would take the write lock for the rest of the page).
+        session.info.setdefault(_PENDING, []).append(event_)
+        return event_
     session.add(event_)
     return event_
+
+
+_PENDING = "icbt.audit.pending"
+
+
+def _is_page_view() -> bool:
+    return has_request_context() and request.method in ("GET", "HEAD")
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_pending_lines(session: Session) -> None:
+    """The page views' audit lines, inserted in the transaction that commits (a savepoint's
+    release counts: the lines then join the enclosing transaction)."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        columns = ("actor_id", "actor_role", "action", "target_type", "target_id", "participant_id", "ip", "detail")
+        now = utcnow()
+        session.execute(AuditEvent.__table__.insert(), [
+            {"at": now, **{name: getattr(line, name) for name in columns}} for line in pending
+        ])
 
 
 # ---------------------------------------------------------------- append-only
