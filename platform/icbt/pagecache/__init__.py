@@ -37,7 +37,7 @@ from typing import Any
 from flask import current_app, g, request, session as cookie_session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import BigInteger, Column, String, Table, event, inspect, select
+from sqlalchemy import BigInteger, Column, String, Table, bindparam, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from icbt import clock
@@ -139,11 +139,15 @@ def store() -> PageStore:
 # ---------------------------------------------------------------- reading: a page
 
 
+_VERSIONS = (select(cache_versions.c.scope, cache_versions.c.token)
+             .where(cache_versions.c.scope.in_(bindparam("scopes", expanding=True))))
+
+
 def versions(session: Session, scopes: Iterable[str]) -> dict[str, int]:
+    """The tokens of ``scopes`` (and of the epoch and the global scope), in one query on the
+    session's connection (a Core statement: no ORM work)."""
     wanted = sorted({EPOCH, GLOBAL, *scopes})
-    rows = session.execute(select(cache_versions.c.scope, cache_versions.c.token)
-                           .where(cache_versions.c.scope.in_(wanted)))
-    return {scope: token for scope, token in rows}
+    return {scope: token for scope, token in session.connection().execute(_VERSIONS, {"scopes": wanted})}
 
 
 def _key(scopes: list[str], found: dict[str, int]) -> tuple:

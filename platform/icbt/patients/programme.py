@@ -11,7 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from icbt import pagecache
 from icbt.access import role_required
@@ -45,12 +46,17 @@ def _today(participant: Participant):  # type: ignore[no-untyped-def]
     return clock.today(participant.trial.timezone)
 
 
+# Built once; the module version comes with the item (every module page shows it).
+_OWN_ITEM = (
+    select(PlanItem, ModulePlan).join(ModulePlan, ModulePlan.id == PlanItem.plan_id)
+    .where(PlanItem.id == bindparam("item_id"), ModulePlan.participant_id == bindparam("participant_id"))
+    .options(joinedload(PlanItem.module_version))
+)
+
+
 def _own_item(participant: Participant, item_id: int) -> tuple[PlanItem, ModulePlan, Module]:
     """The plan item if it is in one of this patient's plans; otherwise 404."""
-    row = db.session.execute(
-        select(PlanItem, ModulePlan).join(ModulePlan, ModulePlan.id == PlanItem.plan_id)
-        .where(PlanItem.id == item_id, ModulePlan.participant_id == participant.id)
-    ).first()
+    row = db.session.execute(_OWN_ITEM, {"item_id": item_id, "participant_id": participant.id}).first()
     if row is None:
         abort(404)
     item, plan = row
