@@ -9,9 +9,13 @@ compared with ``COUNTERS``, one SQL count per key over the rows written during t
 Bounded: each user stops at the deadline or after ``MAX_ACTIONS`` actions, every request
 has a timeout, and the threads are joined with a timeout.
 
-To add an action when a capability lands (e.g. handing in homework, writing feedback):
-write a function ``(user) -> ledger key or None``, add an ``Action`` line to ``ACTIONS``,
-and, if it writes, a ``COUNTERS`` line counting the rows it creates.
+Patients read their dashboard and this week's module, write to their therapist and hand in
+homework; therapists read the caseload, open patients and write feedback; admins read the
+trial overview. Every write is sent twice with the same key (a double click): the ledger
+counts it once, and the database must hold it once.
+
+To add an action: write a function ``(user) -> ledger key or None``, add an ``Action`` line
+to ``ACTIONS``, and, if it writes, a ``COUNTERS`` line counting the rows of that kind.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.parse
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.client import BenchHTTPError, Client
+from bench.client import CSRF, BenchHTTPError, Client
 from bench.databases import scratch_database
 from bench.server import bench_server
 from bench.world import World
@@ -83,6 +89,100 @@ def read_trial_overview(user: SimulatedUser) -> str | None:
     return None
 
 
+def _this_weeks_module(user: SimulatedUser) -> int | None:
+    found = re.search(r'href="/me/modules/(\d+)"', user.get_ok("/me/", "Where you are"))
+    return int(found.group(1)) if found else None
+
+
+def read_module(user: SimulatedUser) -> str | None:
+    """Open this week's module (a redirect to its first page), as from the dashboard."""
+    item = _this_weeks_module(user)
+    if item is not None:
+        reply = user.client.get(f"/me/modules/{item}")
+        if reply.status != 302:
+            raise BenchHTTPError(f"GET /me/modules/{item} answered {reply.status}")
+        user.get_ok(urllib.parse.urlsplit(reply.headers["location"]).path)
+    return None
+
+
+def send_message(user: SimulatedUser) -> str | None:
+    """A message to the therapist, sent twice with the same key (a double click): one kept."""
+    page = user.get_ok("/me/messages")
+    csrf = CSRF.search(page)
+    key = uuid.uuid4().hex
+    form = {"body": f"A question from the load test {key[:8]}", "idempotency_key": key, "action": "send",
+            "csrf_token": csrf.group(1) if csrf else ""}
+    for _ in range(2):
+        reply = user.client.request("POST", "/me/messages", form)
+        if reply.status != 302:
+            raise BenchHTTPError(f"POST /me/messages answered {reply.status}")
+    return "message.patient"
+
+
+def _fill(form_html: str, rng: random.Random) -> dict[str, str]:
+    """Answers for every field of a worksheet form, as a patient would type them."""
+    answers: dict[str, str] = {}
+    for tag in re.findall(r'<input[^>]*type="hidden"[^>]*>', form_html):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            answers[name.group(1)] = value.group(1) if value else ""
+    for name in re.findall(r'<textarea [^>]*name="([^"]+)"', form_html):
+        answers[name] = "Noticed the worry, wrote it down, went on with the walk."
+    for tag in re.findall(r'<input type="text"[^>]*>', form_html):
+        name = re.search(r'name="([^"]+)"', tag).group(1)  # type: ignore[union-attr]
+        limit = re.search(r'maxlength="(\d+)"', tag)
+        text_answer = "At home, in the evening"[: int(limit.group(1)) if limit else None]
+        answers[name] = "2" if "inputmode=" in tag else text_answer
+    for name, value in re.findall(r'<input type="radio" [^>]*name="([^"]+)" value="([^"]+)"', form_html):
+        answers.setdefault(name, value)
+    for name, options in re.findall(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', form_html, re.S):
+        values = [v for v in re.findall(r'<option value="([^"]*)"', options) if v]
+        if values:
+            answers[name] = rng.choice(values)
+    return answers
+
+
+def hand_in_homework(user: SimulatedUser) -> str | None:
+    """This week's homework filled in and handed in twice with the same key (a double
+    click): one hand-in kept. Homework already handed in is only read."""
+    item = _this_weeks_module(user)
+    if item is None:
+        return None
+    page = user.get_ok(f"/me/modules/{item}/pages/1")
+    found = re.search(rf'href="(/me/modules/{item}/worksheets/[\w-]+)"', page)
+    if not found:
+        return None
+    path = found.group(1)
+    sheet = user.get_ok(path)
+    form = re.search(r'<form method="post" id="worksheet-form".*?</form>', sheet, re.S)
+    if form is None:  # handed in before
+        return None
+    answers = {**_fill(form.group(0), user.rng), "action": "submit"}
+    for _ in range(2):
+        reply = user.client.request("POST", path, answers)
+        if reply.status != 302:
+            raise BenchHTTPError(f"POST {path} answered {reply.status}: "
+                                 + "; ".join(re.findall(r'role="alert"[^>]*>([^<]+)<', reply.body))[:300])
+    return "homework.handed_in"
+
+
+def write_feedback(user: SimulatedUser) -> str | None:
+    """A message to one of the caseload's patients, sent twice with one key: one kept."""
+    if not user.participant_ids:
+        read_caseload(user)
+    url = f"/therapist/patients/{user.rng.choice(user.participant_ids)}/messages"
+    page = user.get_ok(url)
+    csrf = CSRF.search(page)
+    key = uuid.uuid4().hex
+    form = {"body": f"Thank you for your homework this week ({key[:8]}).", "idempotency_key": key,
+            "action": "send", "csrf_token": csrf.group(1) if csrf else ""}
+    for _ in range(2):
+        reply = user.client.request("POST", url, form)
+        if reply.status != 302:
+            raise BenchHTTPError(f"POST {url} answered {reply.status}")
+    return "message.therapist"
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
@@ -93,18 +193,24 @@ class Action:
 
 ACTIONS: list[Action] = [
     Action("patient reads dashboard", "patient", 10, read_dashboard),
+    Action("patient reads this week's module", "patient", 4, read_module),
+    Action("patient writes to the therapist", "patient", 1, send_message),
+    Action("patient hands in homework", "patient", 1, hand_in_homework),
     Action("therapist reads caseload", "therapist", 2, read_caseload),
     Action("therapist opens a patient", "therapist", 5, open_patient),
+    Action("therapist writes feedback", "therapist", 2, write_feedback),
     Action("admin reads trial overview", "admin", 1, read_trial_overview),
 ]
 
-# ledger key -> SQL counting the rows written during the run (ids above the watermark).
+# ledger key -> SQL counting such rows; the run's rows are the count after minus before.
 COUNTERS: dict[str, str] = {
-    "auth.login": "SELECT count(*) FROM audit_events WHERE action = 'auth.login' AND id > :watermark",
-    "auth.logout": "SELECT count(*) FROM audit_events WHERE action = 'auth.logout' AND id > :watermark",
-    "participant.view": "SELECT count(*) FROM audit_events WHERE action = 'participant.view' AND id > :watermark",
+    "auth.login": "SELECT count(*) FROM audit_events WHERE action = 'auth.login'",
+    "auth.logout": "SELECT count(*) FROM audit_events WHERE action = 'auth.logout'",
+    "participant.view": "SELECT count(*) FROM audit_events WHERE action = 'participant.view'",
+    "message.patient": "SELECT count(*) FROM messages WHERE sender_role = 'patient' AND kind = 'message'",
+    "message.therapist": "SELECT count(*) FROM messages WHERE sender_role = 'therapist'",
+    "homework.handed_in": "SELECT count(*) FROM homework WHERE submitted_at IS NOT NULL",
 }
-WATERMARK = "SELECT coalesce(max(id), 0) FROM audit_events"
 
 # ------------------------------------------------------------------ the run
 
@@ -183,20 +289,11 @@ def make_users(world: World, port: int, n_users: int, seed: int) -> list[Simulat
     return users
 
 
-def count_in_database(database_url: str, watermark: int) -> dict[str, int]:
+def count_in_database(database_url: str) -> dict[str, int]:
     engine = create_engine(normalise_database_url(database_url))
     try:
         with engine.connect() as conn:
-            return {key: conn.execute(text(sql), {"watermark": watermark}).scalar_one() for key, sql in COUNTERS.items()}
-    finally:
-        engine.dispose()
-
-
-def watermark(database_url: str) -> int:
-    engine = create_engine(normalise_database_url(database_url))
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(WATERMARK)).scalar_one())
+            return {key: int(conn.execute(text(sql)).scalar_one()) for key, sql in COUNTERS.items()}
     finally:
         engine.dispose()
 
@@ -214,7 +311,7 @@ def run_load(database_url: str, *, users: int, seconds: float, workers: int, see
     with tempfile.TemporaryDirectory(prefix="icbt-load-") as tmp:
         with bench_server(database_url, Path(tmp) / "instance", n_patients=200, workers=workers,
                           log_path=Path(tmp) / "server.log") as (server, world):
-            mark = watermark(database_url)
+            before = count_in_database(database_url)
             simulated = make_users(world, server.port, users, seed)
             started = time.monotonic()
             deadline = started + seconds
@@ -228,7 +325,8 @@ def run_load(database_url: str, *, users: int, seconds: float, workers: int, see
                 thread.join(timeout=max(1.0, deadline - time.monotonic()) + 60)
             elapsed = time.monotonic() - started
             alive = sum(thread.is_alive() for thread in threads)
-            in_db = count_in_database(database_url, mark)
+            after = count_in_database(database_url)
+            in_db = {key: after[key] - before[key] for key in COUNTERS}
             server_log = server.log_tail(20)
     requests = sum(len(v) for v in LATENCIES.values())
     print(f"{users} users ({', '.join(f'{n} {r}' for r, n in Counter(u.role for u in simulated).items())}), "

@@ -94,6 +94,8 @@ def measure(database_url: str, pages: list[Page] = PAGES, sizes: tuple[int, ...]
                 for page in pages:
                     too_small = page.min_patients > world.n_patients
                     counts[page.name].append(-1 if too_small else statements_for(app, clients, world, page))
+            for page in pages:  # the same pages at the largest size, served from the page cache
+                counts[page.name].append(statements_for(app, clients, world, page, cached=True))
         finally:
             app.extensions["icbt.db"].dispose()
     return counts
@@ -108,10 +110,12 @@ def run(kinds: list[str], pg_url: str | None) -> None:
                 continue
             counts = measure(url)
         print(f"\n{kind}")
-        print(f"{'page':<28} {'@' + str(SIZES[0]):>6} {'@' + str(SIZES[1]):>6}  grows")
+        print("(rendered: the page cache off; cached: the same page again with nothing changed, "
+              f"@{SIZES[1]}; a page the cache does not keep sends the same)")
+        print(f"{'page':<28} {'@' + str(SIZES[0]):>6} {'@' + str(SIZES[1]):>6}  grows  {'cached':>6}")
         for page in PAGES:
-            small, large = counts[page.name]
+            small, large, cached = counts[page.name]
             if small < 0:
-                print(f"{page.name:<28} {'-':>6} {large:>6}  (needs {page.min_patients} patients)")
+                print(f"{page.name:<28} {'-':>6} {large:>6}  (needs {page.min_patients} patients) {cached:>6}")
                 continue
-            print(f"{page.name:<28} {small:>6} {large:>6}  {'YES' if large > small else 'no'}")
+            print(f"{page.name:<28} {small:>6} {large:>6}  {'YES' if large > small else 'no ':<5}  {cached:>6}")

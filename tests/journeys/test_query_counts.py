@@ -54,3 +54,22 @@ def test_the_count_sees_a_query_per_row(session, world, database_url: str, tmp_p
     session.commit()
     after = statements_for(app, logged_in_clients(app, world), world, probe)
     assert after - before == 5
+
+
+def test_a_page_from_the_cache_sends_fewer_statements(app: Flask, session, world) -> None:  # type: ignore[no-untyped-def]
+    """The pages the page cache keeps: served again with nothing changed, they send no more
+    statements than rendered (session, ownership, versions, audit line: the module page's
+    checks are most of its statements, the cache saves its rendering), and a fixed number
+    for any caseload."""
+    cached_pages = ["patient dashboard", "module page", "message thread", "therapist caseload"]
+    pages = [page for page in PAGES if page.name in cached_pages]
+    assert len(pages) == len(cached_pages)
+    clients = logged_in_clients(app, world)
+    rendered = {page.name: statements_for(app, clients, world, page) for page in pages}
+    cached = {page.name: statements_for(app, clients, world, page, cached=True) for page in pages}
+    assert all(cached[name] <= rendered[name] for name in cached_pages), (rendered, cached)
+    assert sum(cached.values()) < sum(rendered.values()) - 10, (rendered, cached)
+    grow_caseload(session, world, 25)
+    session.commit()
+    clients = logged_in_clients(app, world)
+    assert {page.name: statements_for(app, clients, world, page, cached=True) for page in pages} == cached
