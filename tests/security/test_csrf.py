@@ -105,3 +105,33 @@ def test_logged_in_post_with_foreign_token_changes_nothing(csrf_app: Flask, fact
     assert victim.post("/account/name", data={"display_name": "Chosen Name", "csrf_token": token}).status_code == 302
     db.session.refresh(user)
     assert user.display_name == "Chosen Name"
+
+
+def test_the_participant_list_forms_post_with_their_own_fields(csrf_app: Flask, factory) -> None:
+    """The admin's participant list writes each row's form by hand (no form object per row):
+    the names and the token it writes are the ones the assignment view reads back."""
+    import re
+
+    from icbt.extensions import db
+    from icbt.trials.models import Participant
+    from icbt.users.models import Role
+
+    admin = factory.user(Role.ADMIN)
+    therapist = factory.user(Role.THERAPIST, name="Assigned Therapist")
+    participant = factory.participant()
+    client = csrf_app.test_client()
+    login(client, admin)
+    html = client.get("/admin/participants").get_data(as_text=True)
+    form = re.search(rf'<form method="post" action="/admin/participants/{participant.id}/therapist".*?</form>', html, re.S)
+    assert form is not None
+    token = re.search(rf'name="p{participant.id}-csrf_token" type="hidden" value="([^"]+)"', form.group(0))
+    assert token is not None
+    assert f'<option value="{therapist.id}">Assigned Therapist</option>' in form.group(0)
+    response = client.post(f"/admin/participants/{participant.id}/therapist",
+                           data={f"p{participant.id}-csrf_token": token.group(1),
+                                 f"p{participant.id}-therapist": str(therapist.id)})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Participant, participant.id).therapist_id == therapist.id
+    html = client.get("/admin/participants").get_data(as_text=True)
+    assert f'<option value="{therapist.id}" selected>Assigned Therapist</option>' in html
