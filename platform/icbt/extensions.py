@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from huey import Huey, MemoryHuey
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
