@@ -232,7 +232,7 @@ def test_the_cache_can_be_turned_off(app, participant, login_as, monkeypatch: py
     assert _hits(app) == hits
 
 
-def test_versions_are_read_in_one_query(app, participant) -> None:
+def test_versions_name_the_epoch_and_the_scope(app, participant) -> None:
     _message(participant)
     with app.test_request_context("/me/"):
         found = pagecache.versions(db.session, [participant_scope(participant.id)])

@@ -35,7 +35,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_TX = "icbt.sqlite_read_tx"
 
 
-def _in_safe_request() -> bool:
+def in_page_view() -> bool:
+    """Whether the current request only reads by method (GET, HEAD, OPTIONS)."""
     from flask import has_request_context, request
 
     return has_request_context() and request.method in SAFE_METHODS
@@ -52,7 +53,7 @@ def _sqlite_begin(connection: Any) -> None:
     # DEFERRED explicitly (``read_only_session``) and never writes.
     mode = connection.get_execution_options().get("sqlite_begin")
     if mode is None:
-        mode = "DEFERRED" if _in_safe_request() else "IMMEDIATE"
+        mode = "DEFERRED" if in_page_view() else "IMMEDIATE"
         connection.info[_READ_TX] = mode == "DEFERRED"
     else:
         connection.info[_READ_TX] = False

@@ -10,13 +10,10 @@ from icbt.audit.models import AuditEvent
 from icbt.extensions import db
 from icbt.treatment.models import PageRead
 from icbt.treatment.services import LAST_READ_RESOLUTION
+from tests.test_pagecache import _hits
 
 START = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.timezone.utc)  # week 2 in Stockholm
-
-
-def _hits(app) -> int:  # type: ignore[no-untyped-def]
-    return app.extensions["icbt.pagecache"].hits
 
 
 def test_a_page_read_again_comes_from_the_cache_and_is_recorded(app, in_treatment, login_as, frozen_now) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from icbt.audit.models import AuditEvent
 from icbt.db import utcnow
+from icbt.extensions import in_page_view
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def record(
         ip=clean(request.remote_addr)[:64] if has_request_context() and request.remote_addr else None,
         detail=checked_detail(detail),
     )
-    if _is_page_view():
+    if in_page_view():
         # A page view (GET): the line is inserted with the request's commit, in one statement
         # with any others, instead of as an ORM object flushed in the middle of the page's
         # reads (on SQLite that flush would take the write lock for the rest of the page).
@@ -150,10 +151,6 @@ def record(
 
 
 _PENDING = "icbt.audit.pending"
-
-
-def _is_page_view() -> bool:
-    return has_request_context() and request.method in ("GET", "HEAD")
 
 
 @event.listens_for(Session, "before_commit")

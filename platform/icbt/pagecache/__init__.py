@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import current_app, g, request, session as cookie_session
+from flask import current_app, request, session as cookie_session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import BigInteger, Column, String, Table, bindparam, event, inspect, select
@@ -177,12 +177,10 @@ def page(session: Session, scopes: list[str], build: Callable[[], tuple[str, dic
     key = _key(scopes, found)
     cached = store().get(key)
     if cached is not None:
-        g.page_cache = "hit"
         return cached
     value = build()
     if not cookie_session.get("_flashes"):  # built without a flash (shown once, never kept)
         store().put(key, value)
-    g.page_cache = "miss"
     return value
 
 
@@ -191,11 +189,6 @@ def page(session: Session, scopes: list[str], build: Callable[[], tuple[str, dic
 
 def _touched(session: Session) -> set[Any]:
     return session.info.setdefault(_INFO, set())
-
-
-def touch(session: Session, *scopes: str) -> None:
-    """Mark scopes as changed by this transaction (for writes the flush cannot see)."""
-    _touched(session).update(scopes)
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -313,5 +306,5 @@ def listen() -> None:
 
 listen()
 
-__all__ = ["page", "touch", "participant_scope", "therapist_scope", "GLOBAL", "IGNORED_TABLES",
+__all__ = ["page", "participant_scope", "therapist_scope", "GLOBAL", "IGNORED_TABLES",
            "cache_versions", "PageStore", "init_app", "versions"]
